@@ -1,0 +1,260 @@
+"""Stores, registers, denominations and who works where."""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from cashdrawer.money import CURRENCY_CHOICES, DECIMAL_PLACES, MAX_DIGITS, minor_units
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs)
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value})
+
+
+class Location(models.Model):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Amsterdam", validators=[validate_timezone]
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("location")
+        verbose_name_plural = _("locations")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def minor_units(self) -> int:
+        return minor_units(self.currency)
+
+
+class Register(models.Model):
+    class Role(models.TextChoices):
+        STANDALONE = "standalone", _("standalone")
+        MAIN = "main", _("main register")
+        SUB = "sub", _("sub-register")
+
+    class CountMethod(models.TextChoices):
+        DENOMINATIONS = "denominations", _("by denominations")
+        TOTAL = "total", _("as a total")
+
+    location = models.ForeignKey(
+        Location, on_delete=models.PROTECT, related_name="registers", verbose_name=_("location")
+    )
+    name = models.CharField(_("name"), max_length=100)
+    code = models.SlugField(_("code"), max_length=40)
+    role = models.CharField(_("role"), max_length=10, choices=Role, default=Role.STANDALONE)
+    main_register = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sub_registers",
+        verbose_name=_("main register"),
+        help_text=_("Only for sub-registers: the main register their cash is counted at."),
+    )
+    count_method = models.CharField(
+        _("count method"), max_length=13, choices=CountMethod, default=CountMethod.DENOMINATIONS
+    )
+    default_float = money_field(
+        verbose_name=_("default float"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("The change fund a session normally opens with. Not for sub-registers."),
+    )
+    cash_tracking = models.BooleanField(_("cash tracking"), default=True)
+    blind_close = models.BooleanField(
+        _("blind close"),
+        default=False,
+        help_text=_("Whoever counts at close sees the expected cash only after submitting."),
+    )
+
+    class Meta:
+        ordering = ["location__name", "name"]
+        verbose_name = _("register")
+        verbose_name_plural = _("registers")
+        constraints = [
+            models.UniqueConstraint(fields=["location", "code"], name="register_code_unique"),
+            models.CheckConstraint(
+                condition=(Q(role="sub") & Q(main_register__isnull=False))
+                | (~Q(role="sub") & Q(main_register__isnull=True)),
+                name="register_sub_has_main_others_none",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="sub") | Q(default_float__isnull=True),
+                name="register_sub_has_no_default_float",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="main") | Q(count_method="denominations"),
+                name="register_main_counts_by_denominations",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_float__isnull=True) | Q(default_float__gte=0),
+                name="register_default_float_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(main_register=F("id")), name="register_not_its_own_main"
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=["standalone", "main", "sub"]), name="register_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(count_method__in=["denominations", "total"]),
+                name="register_count_method_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.location.name})" if self.location_id else self.name
+
+    @property
+    def is_sub(self) -> bool:
+        return self.role == self.Role.SUB
+
+    @property
+    def is_main(self) -> bool:
+        return self.role == self.Role.MAIN
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.role == self.Role.SUB:
+            main = self.main_register
+            if main is None:
+                errors.setdefault("main_register", []).append(
+                    _("A sub-register needs a main register.")
+                )
+            else:
+                if self.location_id and main.location_id != self.location_id:
+                    errors.setdefault("main_register", []).append(
+                        _("The main register must be at the same location.")
+                    )
+                if main.role != self.Role.MAIN:
+                    errors.setdefault("main_register", []).append(
+                        _("%(name)s is not a main register.") % {"name": main.name}
+                    )
+                if self.pk and main.pk == self.pk:
+                    errors.setdefault("main_register", []).append(
+                        _("A register cannot be its own main register.")
+                    )
+            if self.default_float is not None:
+                errors.setdefault("default_float", []).append(
+                    _("A sub-register has no default float: set it on the main register.")
+                )
+        elif self.main_register_id is not None:
+            errors.setdefault("main_register", []).append(
+                _("Only a sub-register has a main register.")
+            )
+        if self.role == self.Role.MAIN and self.count_method != self.CountMethod.DENOMINATIONS:
+            errors.setdefault("count_method", []).append(
+                _("A main register must count by denominations.")
+            )
+        if self.pk and self.role != self.Role.MAIN and self.sub_registers.exists():
+            errors.setdefault("role", []).append(
+                _("This register still has sub-registers; it must stay a main register.")
+            )
+        if self.default_float is not None and self.location_id:
+            places = self.location.minor_units
+            exponent = self.default_float.normalize().as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > places:
+                errors.setdefault("default_float", []).append(
+                    _("%(currency)s amounts have at most %(places)s decimals.")
+                    % {"currency": self.location.currency, "places": places}
+                )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Denomination(models.Model):
+    class Kind(models.TextChoices):
+        COIN = "coin", _("coin")
+        NOTE = "note", _("note")
+
+    currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
+    value = money_field(verbose_name=_("value"))
+    kind = models.CharField(_("kind"), max_length=4, choices=Kind)
+
+    class Meta:
+        ordering = ["currency", "value"]
+        verbose_name = _("denomination")
+        verbose_name_plural = _("denominations")
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "value"], name="denomination_unique"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="denomination_value_positive"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["coin", "note"]), name="denomination_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} {self.currency} ({self.kind})"
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        MANAGER = "manager", _("manager")
+        CASHIER = "cashier", _("cashier")
+        ACCOUNTANT = "accountant", _("accountant")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=10, choices=Role)
+
+    class Meta:
+        ordering = ["location__name", "user__username"]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "location"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["manager", "cashier", "accountant"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.role} at {self.location}"
+
+
+class AuditEntry(models.Model):
+    """One line per operation that changed something: who, what, which object, when."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} #{self.object_id}"

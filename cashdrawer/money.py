@@ -1,0 +1,86 @@
+"""Money: exact decimals with the currency's number of minor units, never floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+# ISO 4217 minor units of the currencies a location may use. The database stores two
+# decimal places, so currencies with three minor units are deliberately not offered.
+CURRENCY_MINOR_UNITS: dict[str, int] = {
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "JPY": 0,
+    "SEK": 2,
+    "DKK": 2,
+    "NOK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "CAD": 2,
+    "AUD": 2,
+}
+
+CURRENCY_CHOICES = [(code, code) for code in CURRENCY_MINOR_UNITS]
+
+# Field sizes for every money column: up to 999,999,999,999.99.
+MAX_DIGITS = 14
+DECIMAL_PLACES = 2
+
+ZERO = Decimal("0.00")
+
+
+class AmountError(ValueError):
+    """An amount that is not a valid sum of money in its currency."""
+
+
+def minor_units(currency: str) -> int:
+    return CURRENCY_MINOR_UNITS.get(currency, 2)
+
+
+def parse_amount(value: object, *, currency: str, allow_negative: bool = False) -> Decimal:
+    """Turn user input into an exact Decimal for `currency`, refusing rather than rounding.
+
+    Accepts Decimal, int and str ("150", "150.00"). Floats are refused: they cannot
+    carry an exact amount of money.
+    """
+    if isinstance(value, (bool, float)):
+        raise AmountError("Enter the amount as a decimal string such as 150.00.")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise AmountError(f"{value!r} is not a number.") from None
+    else:
+        raise AmountError("Enter an amount.")
+    if not amount.is_finite():
+        raise AmountError("Enter a finite amount.")
+    places = minor_units(currency)
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > places:
+        if places == 0:
+            raise AmountError(f"{currency} amounts have no decimals.")
+        raise AmountError(f"{currency} amounts have at most {places} decimals.")
+    if amount < 0 and not allow_negative:
+        raise AmountError("The amount cannot be negative.")
+    if abs(amount) >= Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES):
+        raise AmountError("The amount is too large.")
+    return quantize(amount)
+
+
+def quantize(amount: Decimal) -> Decimal:
+    """Give an already valid amount the two stored decimal places (exact, no rounding)."""
+    return amount.quantize(Decimal("0.01"))
+
+
+def format_amount(amount: Decimal | None, currency: str) -> str | None:
+    """The canonical string of an amount: exactly the currency's minor units ("150.00", "1500")."""
+    if amount is None:
+        return None
+    places = minor_units(currency)
+    return str(amount.quantize(Decimal(1).scaleb(-places)))

@@ -1,0 +1,126 @@
+"""Overview queries per location and local date range (DOMAIN.md "Overviews").
+
+The back-office pages, the API and the CSV exports all read these, so their totals
+cannot disagree. They read the figures stored on each session, one row per session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from cashdrawer.models import Location, Register
+from cashdrawer.money import ZERO
+from sessions_app.models import TrackingSession
+
+
+def local_day_bounds(
+    location: Location, first: dt.date, last: dt.date
+) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants [start, end) of the local days first..last of the location."""
+    tz = location.tzinfo
+    start = dt.datetime.combine(first, dt.time.min, tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    return start, end
+
+
+def sessions_in_range(
+    locations: Iterable[Location], first: dt.date, last: dt.date
+) -> QuerySet[TrackingSession]:
+    """Sessions opened on one of the local days first..last of their own location."""
+    condition = Q(pk__in=[])
+    for location in locations:
+        start, end = local_day_bounds(location, first, last)
+        condition |= Q(location=location, opened_at__gte=start, opened_at__lt=end)
+    return TrackingSession.objects.filter(condition)
+
+
+@dataclass(frozen=True)
+class DiscrepancyOverview:
+    sessions: int
+    not_counted_sessions: int
+    start_reported: Decimal
+    start_counted: Decimal
+    start_discrepancy: Decimal
+    end_expected: Decimal
+    end_counted: Decimal
+    end_discrepancy: Decimal
+
+    @property
+    def total_discrepancy(self) -> Decimal:
+        return self.start_discrepancy + self.end_discrepancy
+
+
+def discrepancy_overview(sessions: QuerySet[TrackingSession]) -> DiscrepancyOverview:
+    """Start figures over all sessions; end figures over closed, counted, non-sub sessions.
+
+    A sub-register's session is neither counted nor "not counted": its cash is in its main
+    session's figures (rule 11), so it adds only its start figures.
+    """
+    closed_own = Q(status=TrackingSession.Status.CLOSED) & ~Q(register__role=Register.Role.SUB)
+    counted = closed_own & Q(counted_cash__isnull=False)
+    figures = sessions.aggregate(
+        sessions=Count("id"),
+        not_counted=Count("id", filter=closed_own & Q(counted_cash__isnull=True)),
+        start_reported=Coalesce(Sum("previous_closing_float"), ZERO),
+        start_counted=Coalesce(Sum("opening_float"), ZERO),
+        start_discrepancy=Coalesce(Sum("start_discrepancy"), ZERO),
+        end_expected=Coalesce(Sum("expected_cash", filter=counted), ZERO),
+        end_counted=Coalesce(Sum("counted_cash", filter=counted), ZERO),
+        end_discrepancy=Coalesce(Sum("end_discrepancy", filter=counted), ZERO),
+    )
+    return DiscrepancyOverview(
+        sessions=figures["sessions"],
+        not_counted_sessions=figures["not_counted"],
+        start_reported=figures["start_reported"],
+        start_counted=figures["start_counted"],
+        start_discrepancy=figures["start_discrepancy"],
+        end_expected=figures["end_expected"],
+        end_counted=figures["end_counted"],
+        end_discrepancy=figures["end_discrepancy"],
+    )
+
+
+@dataclass(frozen=True)
+class CashPaymentsOverview:
+    gross: Decimal
+    refunds: Decimal
+    payments_count: int
+    refunds_count: int
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.refunds
+
+
+def cash_payments_overview(sessions: QuerySet[TrackingSession]) -> CashPaymentsOverview:
+    figures = sessions.aggregate(
+        gross=Coalesce(Sum("cash_sales"), ZERO),
+        refunds=Coalesce(Sum("cash_refunds"), ZERO),
+        payments_count=Coalesce(Sum("cash_sales_count"), 0),
+        refunds_count=Coalesce(Sum("cash_refunds_count"), 0),
+    )
+    return CashPaymentsOverview(**figures)
+
+
+SESSION_ORDERINGS = {
+    "opened_at": ("opened_at", "id"),
+    "-opened_at": ("-opened_at", "-id"),
+    "closed_at": ("closed_at", "id"),
+    "-closed_at": ("-closed_at", "-id"),
+    "total_discrepancy": ("total_discrepancy", "opened_at", "id"),
+    "-total_discrepancy": ("-total_discrepancy", "-opened_at", "-id"),
+}
+
+
+def session_list(
+    sessions: QuerySet[TrackingSession], ordering: str = "-opened_at"
+) -> QuerySet[TrackingSession]:
+    """One row per session, in one of the orderings the overview offers."""
+    order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
+    return sessions.select_related("register", "location").order_by(*order)

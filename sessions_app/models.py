@@ -1,0 +1,382 @@
+"""Tracking sessions and everything that moves cash during one.
+
+Money rows are append-only. A session keeps running totals that are only ever changed
+with F() updates while its row is locked (see services.py), and the figures it reports
+after closing are stored on it, so overviews read one row per session. Check
+constraints make the database refuse figures that do not add up.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+
+from cashdrawer.models import Location, Register, money_field
+
+User = settings.AUTH_USER_MODEL
+
+
+def _zero() -> models.Value:
+    return models.Value(Decimal("0.00"), output_field=models.DecimalField())
+
+
+class TrackingSession(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        CLOSED = "closed", _("closed")
+
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="sessions")
+    # Copied from the register so overviews of a location need no join.
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="sessions")
+    main_session = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sub_sessions",
+        help_text=_("For a sub-register's session: the main register's session it belongs to."),
+    )
+    status = models.CharField(max_length=6, choices=Status, default=Status.OPEN)
+
+    opened_at = models.DateTimeField()
+    opened_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    opened_automatically = models.BooleanField(default=False)
+    opening_note = models.TextField(blank=True)
+    opening_float = money_field()
+    previous_closing_float = money_field(null=True, blank=True)
+    start_discrepancy = money_field()
+
+    # Running totals, changed only with F() under the session's row lock.
+    cash_sales = money_field(default=Decimal("0.00"))
+    cash_sales_count = models.PositiveIntegerField(default=0)
+    cash_refunds = money_field(default=Decimal("0.00"))
+    cash_refunds_count = models.PositiveIntegerField(default=0)
+    total_sales = money_field(default=Decimal("0.00"))
+    total_refunds = money_field(default=Decimal("0.00"))
+    adjustments_in = money_field(default=Decimal("0.00"))
+    adjustments_out = money_field(default=Decimal("0.00"))
+    sub_register_cash = money_field(default=Decimal("0.00"))
+
+    # Stored at close; a closed session never changes again.
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closing_note = models.TextField(blank=True)
+    expected_cash = money_field(null=True, blank=True)
+    counted_cash = money_field(null=True, blank=True)
+    end_discrepancy = money_field(null=True, blank=True)
+    retained_float = money_field(null=True, blank=True)
+    cash_removed = money_field(null=True, blank=True)
+    # Equals the start discrepancy while open; start + end once closed.
+    total_discrepancy = money_field()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("tracking session")
+        verbose_name_plural = _("tracking sessions")
+        indexes = [
+            models.Index(fields=["location", "opened_at"]),
+            models.Index(fields=["register", "opened_at"]),
+            models.Index(fields=["register", "closed_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["register"],
+                condition=Q(status="open"),
+                name="one_open_session_per_register",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "closed"]), name="session_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="open")
+                    & Q(closed_at__isnull=True)
+                    & Q(expected_cash__isnull=True)
+                    & Q(counted_cash__isnull=True)
+                    & Q(end_discrepancy__isnull=True)
+                    & Q(retained_float__isnull=True)
+                    & Q(cash_removed__isnull=True)
+                )
+                | (
+                    Q(status="closed")
+                    & Q(closed_at__isnull=False)
+                    & Q(expected_cash__isnull=False)
+                    & Q(retained_float__isnull=False)
+                    & Q(cash_removed__isnull=False)
+                ),
+                name="session_closing_figures_iff_closed",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=F("opened_at")),
+                name="session_closes_after_it_opens",
+            ),
+            models.CheckConstraint(
+                condition=Q(opening_float__gte=0)
+                & (Q(previous_closing_float__isnull=True) | Q(previous_closing_float__gte=0))
+                & Q(cash_sales__gte=0)
+                & Q(cash_refunds__gte=0)
+                & Q(total_sales__gte=0)
+                & Q(total_refunds__gte=0)
+                & Q(adjustments_in__gte=0)
+                & Q(adjustments_out__gte=0)
+                & (Q(counted_cash__isnull=True) | Q(counted_cash__gte=0))
+                & (Q(retained_float__isnull=True) | Q(retained_float__gte=0)),
+                name="session_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=(Q(previous_closing_float__isnull=True) & Q(start_discrepancy=0))
+                | Q(start_discrepancy=F("opening_float") - F("previous_closing_float")),
+                name="session_start_discrepancy_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(expected_cash__isnull=True)
+                | Q(
+                    expected_cash=F("opening_float")
+                    + F("cash_sales")
+                    - F("cash_refunds")
+                    + F("adjustments_in")
+                    - F("adjustments_out")
+                    + F("sub_register_cash")
+                ),
+                name="session_expected_cash_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=(Q(counted_cash__isnull=True) & Q(end_discrepancy__isnull=True))
+                | Q(end_discrepancy=F("counted_cash") - F("expected_cash")),
+                name="session_end_discrepancy_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total_discrepancy=F("start_discrepancy")
+                    + Coalesce(F("end_discrepancy"), _zero())
+                ),
+                name="session_total_discrepancy_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(cash_removed__isnull=True)
+                | Q(
+                    cash_removed=Coalesce(F("counted_cash"), F("expected_cash"))
+                    - F("retained_float")
+                ),
+                name="session_cash_removed_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} · {self.register.name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    @property
+    def net_cash(self) -> Decimal:
+        return self.cash_sales - self.cash_refunds
+
+    @property
+    def own_expected_cash(self) -> Decimal:
+        """Expected cash of this register alone, without cash transferred from sub-registers."""
+        return (
+            self.opening_float
+            + self.cash_sales
+            - self.cash_refunds
+            + self.adjustments_in
+            - self.adjustments_out
+        )
+
+    @property
+    def current_expected_cash(self) -> Decimal:
+        """Expected cash now: stored when closed, derived from the running totals while open."""
+        if self.expected_cash is not None:
+            return self.expected_cash
+        return self.own_expected_cash + self.sub_register_cash
+
+    @property
+    def is_counted(self) -> bool:
+        return self.counted_cash is not None
+
+
+class Transaction(models.Model):
+    class Kind(models.TextChoices):
+        SALE = "sale", _("sale")
+        REFUND = "refund", _("refund")
+
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="transactions")
+    # Null only for registers with cash tracking off: then no session exists.
+    session = models.ForeignKey(
+        TrackingSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transactions",
+    )
+    kind = models.CharField(max_length=6, choices=Kind)
+    payment_method = models.CharField(max_length=40)
+    amount = money_field()
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    # NULL, not "", when absent: the unique constraint ignores NULLs.
+    external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    late = models.BooleanField(
+        default=False,
+        help_text=_("It occurred during a session that was already closed when it arrived."),
+    )
+    recorded_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
+        indexes = [models.Index(fields=["session", "payment_method"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["register", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="transaction_external_id_unique_per_register",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="transaction_amount_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["sale", "refund"]), name="transaction_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(payment_method=""), name="transaction_payment_method_given"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.payment_method} {self.amount}"
+
+    @property
+    def is_cash(self) -> bool:
+        return self.payment_method == "cash"
+
+
+class Adjustment(models.Model):
+    class Direction(models.TextChoices):
+        IN = "in", _("cash in")
+        OUT = "out", _("cash out")
+
+    session = models.ForeignKey(
+        TrackingSession, on_delete=models.PROTECT, related_name="adjustments"
+    )
+    direction = models.CharField(max_length=3, choices=Direction)
+    amount = money_field()
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("float adjustment")
+        verbose_name_plural = _("float adjustments")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(direction__in=["in", "out"]), name="adjustment_direction_valid"
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="adjustment_reason_given"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.amount}: {self.reason}"
+
+    @property
+    def signed_amount(self) -> Decimal:
+        return self.amount if self.direction == self.Direction.IN else -self.amount
+
+
+class CountLine(models.Model):
+    """One denomination of an opening or closing count: quantity × face value."""
+
+    class Stage(models.TextChoices):
+        OPENING = "opening", _("opening")
+        CLOSING = "closing", _("closing")
+
+    session = models.ForeignKey(TrackingSession, on_delete=models.PROTECT, related_name="counts")
+    stage = models.CharField(max_length=7, choices=Stage)
+    # The face value is copied, not linked: a count stays true if denominations are edited.
+    value = money_field()
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["stage", "-value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "stage", "value"], name="count_line_unique_value"
+            ),
+            models.CheckConstraint(condition=Q(value__gt=0), name="count_line_value_positive"),
+            models.CheckConstraint(
+                condition=Q(stage__in=["opening", "closing"]), name="count_line_stage_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.value}"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return self.value * self.quantity
+
+
+class ClosingTransfer(models.Model):
+    """The whole expected cash of a closed sub session, booked on its main session."""
+
+    sub_session = models.OneToOneField(
+        TrackingSession, on_delete=models.PROTECT, related_name="closing_transfer"
+    )
+    main_session = models.ForeignKey(
+        TrackingSession, on_delete=models.PROTECT, related_name="transfers_in"
+    )
+    amount = money_field()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(sub_session=F("main_session")), name="transfer_between_two_sessions"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} from session {self.sub_session_id} to {self.main_session_id}"
+
+
+class Correction(models.Model):
+    """A later correction of a closed session's discrepancy; the session itself never changes."""
+
+    session = models.ForeignKey(
+        TrackingSession, on_delete=models.PROTECT, related_name="corrections"
+    )
+    amount = money_field(help_text=_("Signed correction of the discrepancy, e.g. -2.00."))
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="correction_reason_given"),
+            models.CheckConstraint(condition=~Q(amount=0), name="correction_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Correction {self.amount} of session {self.session_id}"

@@ -1,0 +1,607 @@
+"""Every rule of DOMAIN.md that changes state. Browser views, the API, the admin and
+management commands call these functions; none of them repeats a rule.
+
+Locking: every operation runs in one database transaction and takes row locks in one
+fixed order — the register row, then its session row, then (for a sub-register) the
+main register's session row — so two operations can wait for each other but never
+deadlock. PostgreSQL's foreign-key check on an INSERT takes only a KEY SHARE lock,
+which does not conflict with a plain UPDATE of the session; only the explicit
+select_for_update() makes a sale and a close of the same session wait for each other,
+so that a sale can never slip into a session that is being closed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cashdrawer.models import Denomination, Register
+from cashdrawer.money import ZERO, AmountError, format_amount, parse_amount
+from cashdrawer.services import write_audit
+from sessions_app.exceptions import (
+    CashTrackingOff,
+    InvalidInput,
+    MainSessionNotOpen,
+    SessionAlreadyOpen,
+    SessionClosed,
+    SessionNotClosed,
+    SubSessionsOpen,
+)
+from sessions_app.models import (
+    Adjustment,
+    ClosingTransfer,
+    Correction,
+    CountLine,
+    TrackingSession,
+    Transaction,
+)
+
+# A count line is {"value": "50.00", "quantity": 3} or ("50.00", 3).
+CountInput = Iterable[Mapping[str, Any] | tuple[Any, Any]]
+
+MAX_QUANTITY = 1_000_000
+PAYMENT_METHOD_MAX = 40
+EXTERNAL_ID_MAX = 100
+
+
+@dataclass(frozen=True)
+class RecordedTransaction:
+    transaction: Transaction
+    created: bool  # False when the external_id was already known: nothing was changed
+
+
+# --- input checks (shape only; no other records involved) ---------------------------
+
+
+def _amount(value: Any, *, field: str, currency: str, allow_negative: bool = False) -> Decimal:
+    try:
+        return parse_amount(value, currency=currency, allow_negative=allow_negative)
+    except AmountError as error:
+        raise InvalidInput(field, str(error)) from None
+
+
+def _aware(value: dt.datetime | None, *, field: str) -> dt.datetime:
+    if value is None:
+        return timezone.now()
+    if not isinstance(value, dt.datetime):
+        raise InvalidInput(field, _("Enter a date and time."))
+    if timezone.is_naive(value):
+        raise InvalidInput(field, _("Give the time with its UTC offset."))
+    return value
+
+
+def _text(value: Any, *, field: str, max_length: int, required: bool) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise InvalidInput(field, _("This field is required."))
+    if len(text) > max_length:
+        raise InvalidInput(field, _("At most %(max)d characters, please.") % {"max": max_length})
+    return text
+
+
+@dataclass(frozen=True)
+class ParsedCount:
+    lines: list[tuple[Decimal, int]]  # (face value, quantity), quantities > 0 only
+
+    @property
+    def total(self) -> Decimal:
+        return sum((value * quantity for value, quantity in self.lines), ZERO)
+
+
+def parse_count(counts: CountInput, *, currency: str, field: str = "counts") -> ParsedCount:
+    """Check a denomination count against the currency's denominations."""
+    if isinstance(counts, (str, bytes)) or not isinstance(counts, Iterable):
+        raise InvalidInput(field, _("Give a list of denominations with their quantities."))
+    if isinstance(counts, Mapping):
+        counts = list(counts.items())
+    known = set(Denomination.objects.filter(currency=currency).values_list("value", flat=True))
+    seen: set[Decimal] = set()
+    lines: list[tuple[Decimal, int]] = []
+    for line in counts:
+        if isinstance(line, Mapping):
+            raw_value, quantity = line.get("value"), line.get("quantity")
+        elif isinstance(line, (tuple, list)) and len(line) == 2:
+            raw_value, quantity = line
+        else:
+            raise InvalidInput(field, _("Each line needs a value and a quantity."))
+        value = _amount(raw_value, field=field, currency=currency)
+        if value not in known:
+            raise InvalidInput(
+                field,
+                _("%(value)s is not a %(currency)s denomination.")
+                % {"value": format_amount(value, currency), "currency": currency},
+            )
+        if value in seen:
+            raise InvalidInput(
+                field,
+                _("%(value)s is counted twice.") % {"value": format_amount(value, currency)},
+            )
+        seen.add(value)
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            raise InvalidInput(field, _("A quantity is a whole number."))
+        if quantity < 0 or quantity > MAX_QUANTITY:
+            raise InvalidInput(
+                field, _("A quantity is between 0 and %(max)d.") % {"max": MAX_QUANTITY}
+            )
+        if quantity:
+            lines.append((value, quantity))
+    lines.sort(reverse=True)
+    return ParsedCount(lines=lines)
+
+
+def _store_count(session: TrackingSession, stage: str, count: ParsedCount) -> None:
+    CountLine.objects.bulk_create(
+        CountLine(session=session, stage=stage, value=value, quantity=quantity)
+        for value, quantity in count.lines
+    )
+
+
+# --- reads under lock ------------------------------------------------------------------
+
+
+def _lock_register(register: Register | int) -> Register:
+    register_id = register.pk if isinstance(register, Register) else register
+    return Register.objects.select_for_update().select_related("location").get(pk=register_id)
+
+
+def _lock_open_session(register_id: int) -> TrackingSession | None:
+    return (
+        TrackingSession.objects.select_for_update()
+        .filter(register_id=register_id, status=TrackingSession.Status.OPEN)
+        .first()
+    )
+
+
+def _last_closed_session(register: Register) -> TrackingSession | None:
+    return (
+        TrackingSession.objects.filter(register=register, status=TrackingSession.Status.CLOSED)
+        .order_by("-closed_at", "-id")
+        .first()
+    )
+
+
+def previous_closing_float(register: Register) -> Decimal | None:
+    """The retained float of the register's last closed session; None before its first."""
+    last = _last_closed_session(register)
+    return last.retained_float if last else None
+
+
+def _lock_main_session_for(register: Register) -> TrackingSession:
+    """For a sub-register: the main register's open session, locked (rule 8)."""
+    main_session = _lock_open_session(register.main_register_id)
+    if main_session is None:
+        raise MainSessionNotOpen(
+            _("Open the main register's session first: %(main)s has no open session.")
+            % {"main": register.main_register.name}
+        )
+    return main_session
+
+
+def _create_session(
+    *,
+    register: Register,
+    opening_float: Decimal,
+    opened_at: dt.datetime,
+    by: Any,
+    automatically: bool,
+    note: str = "",
+) -> TrackingSession:
+    main_session = _lock_main_session_for(register) if register.is_sub else None
+    previous = previous_closing_float(register)
+    # Rule 3: a register's first session has nothing to compare with: 0.00.
+    start_discrepancy = ZERO if previous is None else opening_float - previous
+    return TrackingSession.objects.create(
+        register=register,
+        location_id=register.location_id,
+        main_session=main_session,
+        opened_at=opened_at,
+        opened_by=by if getattr(by, "pk", None) else None,
+        opened_automatically=automatically,
+        opening_note=note,
+        opening_float=opening_float,
+        previous_closing_float=previous,
+        start_discrepancy=start_discrepancy,
+        total_discrepancy=start_discrepancy,
+    )
+
+
+# --- rule 1: opening by hand -----------------------------------------------------------
+
+
+def open_session(
+    *,
+    register: Register,
+    opening_float: Any = None,
+    opening_counts: CountInput | None = None,
+    note: str = "",
+    by: Any,
+    at: dt.datetime | None = None,
+) -> TrackingSession:
+    """Open a session with a float given as a total or as a denomination count."""
+    currency = register.location.currency
+    note = _text(note, field="note", max_length=2000, required=False)
+    opened_at = _aware(at, field="opened_at")
+    count = None
+    if opening_counts is not None and opening_float is not None:
+        raise InvalidInput(
+            "opening_float", _("Give the opening float as a total or as a count, not both.")
+        )
+    if opening_counts is not None:
+        count = parse_count(opening_counts, currency=currency, field="opening_counts")
+        amount = count.total
+    elif opening_float is not None:
+        amount = _amount(opening_float, field="opening_float", currency=currency)
+    else:
+        raise InvalidInput("opening_float", _("Enter the opening float or count it."))
+
+    with transaction.atomic():
+        register = _lock_register(register)
+        if not register.cash_tracking:
+            raise CashTrackingOff()
+        if _lock_open_session(register.pk) is not None:
+            raise SessionAlreadyOpen(
+                _("%(register)s already has an open session.") % {"register": register.name}
+            )
+        session = _create_session(
+            register=register,
+            opening_float=amount,
+            opened_at=opened_at,
+            by=by,
+            automatically=False,
+            note=note,
+        )
+        if count is not None:
+            _store_count(session, CountLine.Stage.OPENING, count)
+        write_audit(
+            user=by,
+            action="session.open",
+            obj=session,
+            data={"register": register.pk, "opening_float": str(amount)},
+        )
+    return session
+
+
+# --- rule 2, 4 and the late rule: transactions -----------------------------------------
+
+
+def record_transaction(
+    *,
+    register: Register,
+    kind: str,
+    payment_method: str,
+    amount: Any,
+    occurred_at: dt.datetime | None = None,
+    external_id: str | None = None,
+    by: Any = None,
+    received_at: dt.datetime | None = None,
+) -> RecordedTransaction:
+    """Record a sale or refund; open a session automatically when none is open.
+
+    A repeat of an external_id already recorded on the register returns the first
+    transaction and changes nothing. A transaction that occurred before the end of an
+    already closed session is kept on the current session, marked late.
+    """
+    currency = register.location.currency
+    if kind not in Transaction.Kind.values:
+        raise InvalidInput("kind", _("Kind is sale or refund."))
+    method = _text(
+        payment_method, field="payment_method", max_length=PAYMENT_METHOD_MAX, required=True
+    )
+    method = method.lower()
+    value = _amount(amount, field="amount", currency=currency)
+    external_id = _text(
+        external_id, field="external_id", max_length=EXTERNAL_ID_MAX, required=False
+    )
+    received_at = _aware(received_at, field="received_at")
+    occurred_at = _aware(occurred_at, field="occurred_at") if occurred_at else received_at
+
+    with transaction.atomic():
+        # The register lock serialises everything posted to this register: two repeats of
+        # one external_id, and two first sales that would each open a session.
+        register = _lock_register(register)
+        if external_id:
+            existing = Transaction.objects.filter(
+                register=register, external_id=external_id
+            ).first()
+            if existing is not None:
+                return RecordedTransaction(transaction=existing, created=False)
+
+        session = None
+        late = False
+        if register.cash_tracking:
+            session = _lock_open_session(register.pk)
+            last_closed = _last_closed_session(register)
+            late = last_closed is not None and occurred_at < last_closed.closed_at
+            if session is None:
+                # Rule 2: the session starts with the first sale, unless that sale belongs
+                # to an already closed session (then it is late and the session opens now).
+                opened_at = received_at if late else min(occurred_at, received_at)
+                session = _create_session(
+                    register=register,
+                    opening_float=previous_closing_float(register) or ZERO,
+                    opened_at=opened_at,
+                    by=by,
+                    automatically=True,
+                )
+                write_audit(
+                    user=by,
+                    action="session.open_automatically",
+                    obj=session,
+                    data={"register": register.pk},
+                )
+
+        created = Transaction.objects.create(
+            register=register,
+            session=session,
+            kind=kind,
+            payment_method=method,
+            amount=value,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            external_id=external_id or None,
+            late=late,
+            recorded_by=by if getattr(by, "pk", None) else None,
+        )
+        if session is not None:
+            _add_to_totals(session, kind=kind, is_cash=method == "cash", amount=value)
+        write_audit(
+            user=by,
+            action=f"transaction.{kind}",
+            obj=created,
+            data={"amount": str(value), "payment_method": method, "late": late},
+        )
+    return RecordedTransaction(transaction=created, created=True)
+
+
+def _add_to_totals(session: TrackingSession, *, kind: str, is_cash: bool, amount: Decimal) -> None:
+    """Update the running totals in the database, never read-modify-write in Python."""
+    if kind == Transaction.Kind.SALE:
+        changes = {"total_sales": F("total_sales") + amount}
+        if is_cash:
+            changes |= {
+                "cash_sales": F("cash_sales") + amount,
+                "cash_sales_count": F("cash_sales_count") + 1,
+            }
+    else:
+        changes = {"total_refunds": F("total_refunds") + amount}
+        if is_cash:
+            changes |= {
+                "cash_refunds": F("cash_refunds") + amount,
+                "cash_refunds_count": F("cash_refunds_count") + 1,
+            }
+    TrackingSession.objects.filter(pk=session.pk).update(**changes)
+
+
+# --- adjustments -----------------------------------------------------------------------
+
+
+def adjust_float(
+    *,
+    session: TrackingSession,
+    direction: str,
+    amount: Any,
+    reason: str,
+    by: Any,
+    at: dt.datetime | None = None,
+) -> Adjustment:
+    """Put cash into (`in`) or take it out of (`out`) the drawer of an open session."""
+    currency = session.location.currency
+    if direction not in Adjustment.Direction.values:
+        raise InvalidInput("direction", _("Direction is in or out."))
+    value = _amount(amount, field="amount", currency=currency)
+    if value == 0:
+        raise InvalidInput("amount", _("An adjustment moves more than 0."))
+    reason = _text(reason, field="reason", max_length=200, required=True)
+    created_at = _aware(at, field="created_at")
+
+    with transaction.atomic():
+        _lock_register(session.register_id)
+        locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
+        if not locked.is_open:
+            raise SessionClosed()
+        if created_at < locked.opened_at:
+            raise InvalidInput(
+                "created_at", _("The adjustment cannot be before the session opened.")
+            )
+        adjustment = Adjustment.objects.create(
+            session=locked,
+            direction=direction,
+            amount=value,
+            reason=reason,
+            created_at=created_at,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+        column = "adjustments_in" if direction == Adjustment.Direction.IN else "adjustments_out"
+        TrackingSession.objects.filter(pk=locked.pk).update(**{column: F(column) + value})
+        write_audit(
+            user=by,
+            action=f"adjustment.{direction}",
+            obj=adjustment,
+            data={"session": locked.pk, "amount": str(value), "reason": reason},
+        )
+    return adjustment
+
+
+# --- rules 6, 9, 10, 11: closing -------------------------------------------------------
+
+
+def close_session(
+    *,
+    session: TrackingSession,
+    counted: Any = None,
+    counts: CountInput | None = None,
+    retained_float: Any = None,
+    note: str = "",
+    by: Any,
+    at: dt.datetime | None = None,
+) -> TrackingSession:
+    """Close an open session, with an optional count, and store its final figures."""
+    register = session.register
+    currency = session.location.currency
+    note = _text(note, field="note", max_length=2000, required=False)
+    closed_at = _aware(at, field="closed_at")
+
+    count = None
+    counted_cash = None
+    if counted is not None and counts is not None:
+        raise InvalidInput(
+            "counted_cash", _("Give the counted cash as a total or as a count, not both.")
+        )
+    if register.is_sub:
+        if counted is not None or counts is not None:
+            raise InvalidInput(
+                "counts",
+                _("A sub-register is not counted: its cash is counted at %(main)s.")
+                % {"main": register.main_register.name},
+            )
+        if (
+            retained_float is not None
+            and _amount(retained_float, field="retained_float", currency=currency) != 0
+        ):
+            raise InvalidInput(
+                "retained_float",
+                _("A sub-register keeps no float: all its cash goes to the main register."),
+            )
+    elif counts is not None:
+        count = parse_count(counts, currency=currency, field="counts")
+        counted_cash = count.total
+    elif counted is not None:
+        if register.count_method == Register.CountMethod.DENOMINATIONS:
+            raise InvalidInput(
+                "counted_cash",
+                _("This register counts by denominations: give a count per denomination."),
+            )
+        counted_cash = _amount(counted, field="counted_cash", currency=currency)
+    retained = (
+        None
+        if retained_float is None or register.is_sub
+        else _amount(retained_float, field="retained_float", currency=currency)
+    )
+
+    with transaction.atomic():
+        _lock_register(register.pk)
+        locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
+        if not locked.is_open:
+            raise SessionClosed()
+        if closed_at < locked.opened_at:
+            raise InvalidInput("closed_at", _("A session cannot close before it opened."))
+
+        if register.is_sub:
+            _close_sub_session(locked, closed_at=closed_at, by=by)
+        else:
+            if register.is_main:
+                # Sub sessions open and close only while holding the main session's lock,
+                # which we hold now, so this answer cannot change before we commit.
+                still_open = list(
+                    locked.sub_sessions.filter(status=TrackingSession.Status.OPEN)
+                    .select_related("register")
+                    .order_by("register__name")
+                )
+                if still_open:
+                    names = ", ".join(s.register.name for s in still_open)
+                    raise SubSessionsOpen(
+                        _("Close the sub-registers first: %(names)s still open.") % {"names": names}
+                    )
+            expected = locked.current_expected_cash
+            ceiling = max(counted_cash if counted_cash is not None else expected, ZERO)
+            if retained is None:
+                retained = min(register.default_float or ZERO, ceiling)
+            elif retained > ceiling:
+                raise InvalidInput(
+                    "retained_float",
+                    _("The retained float cannot be more than the %(what)s (%(amount)s).")
+                    % {
+                        "what": _("counted cash")
+                        if counted_cash is not None
+                        else _("expected cash"),
+                        "amount": format_amount(ceiling, currency),
+                    },
+                )
+            end_discrepancy = None if counted_cash is None else counted_cash - expected
+            locked.expected_cash = expected
+            locked.counted_cash = counted_cash
+            locked.end_discrepancy = end_discrepancy
+            locked.retained_float = retained
+            locked.cash_removed = (
+                counted_cash if counted_cash is not None else expected
+            ) - retained
+            locked.total_discrepancy = locked.start_discrepancy + (end_discrepancy or ZERO)
+            if count is not None:
+                _store_count(locked, CountLine.Stage.CLOSING, count)
+
+        locked.status = TrackingSession.Status.CLOSED
+        locked.closed_at = closed_at
+        locked.closed_by = by if getattr(by, "pk", None) else None
+        locked.closing_note = note
+        locked.save()
+        write_audit(
+            user=by,
+            action="session.close",
+            obj=locked,
+            data={
+                "expected_cash": str(locked.expected_cash),
+                "counted_cash": None if locked.counted_cash is None else str(locked.counted_cash),
+                "retained_float": str(locked.retained_float),
+            },
+        )
+    return locked
+
+
+def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: Any) -> None:
+    """Rule 9: a sub session counts nothing; all its expected cash goes to the main session."""
+    main_session = TrackingSession.objects.select_for_update().get(pk=session.main_session_id)
+    if not main_session.is_open:  # cannot happen while rule 10 holds; refuse rather than lose cash
+        raise SessionClosed(_("The main register's session is already closed."))
+    amount = session.current_expected_cash
+    ClosingTransfer.objects.create(
+        sub_session=session,
+        main_session=main_session,
+        amount=amount,
+        created_at=closed_at,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    TrackingSession.objects.filter(pk=main_session.pk).update(
+        sub_register_cash=F("sub_register_cash") + amount
+    )
+    session.expected_cash = amount
+    session.counted_cash = None
+    session.end_discrepancy = None
+    session.retained_float = ZERO
+    session.cash_removed = amount
+    session.total_discrepancy = session.start_discrepancy
+
+
+# --- corrections -----------------------------------------------------------------------
+
+
+def add_correction(
+    *, session: TrackingSession, amount: Any, reason: str, by: Any, at: dt.datetime | None = None
+) -> Correction:
+    """Record a correction of a closed session's discrepancy; the session stays as it was."""
+    value = _amount(amount, field="amount", currency=session.location.currency, allow_negative=True)
+    if value == 0:
+        raise InvalidInput("amount", _("A correction changes the discrepancy by more than 0."))
+    reason = _text(reason, field="reason", max_length=500, required=True)
+    created_at = _aware(at, field="created_at")
+    with transaction.atomic():
+        locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
+        if locked.is_open:
+            raise SessionNotClosed()
+        correction = Correction.objects.create(
+            session=locked, amount=value, reason=reason, created_at=created_at, created_by=by
+        )
+        write_audit(
+            user=by,
+            action="session.correct",
+            obj=correction,
+            data={"session": locked.pk, "amount": str(value), "reason": reason},
+        )
+    return correction

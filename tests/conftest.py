@@ -1,0 +1,87 @@
+"""Shared fixtures: a EUR store with registers, staff for each role, and helpers."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from cashdrawer.models import Location, Membership, Register
+
+_codes = itertools.count(1)
+
+
+@pytest.fixture
+def location(db) -> Location:
+    return Location.objects.create(name="Amsterdam", currency="EUR", timezone="Europe/Amsterdam")
+
+
+@pytest.fixture
+def other_location(db) -> Location:
+    return Location.objects.create(name="Vienna", currency="EUR", timezone="Europe/Vienna")
+
+
+@pytest.fixture
+def make_register(db):
+    def make(location: Location, **fields) -> Register:
+        fields.setdefault("name", f"Register {next(_codes)}")
+        fields.setdefault("code", f"r{next(_codes)}")
+        register = Register(location=location, **fields)
+        register.full_clean()
+        register.save()
+        return register
+
+    return make
+
+
+@pytest.fixture
+def register(location, make_register) -> Register:
+    """Register R of the worked example: EUR, default float 150.00, counted as a total."""
+    return make_register(
+        location, name="R", code="r", default_float=Decimal("150.00"), count_method="total"
+    )
+
+
+@pytest.fixture
+def main_register(location, make_register) -> Register:
+    return make_register(location, name="Main C", code="c", role="main")
+
+
+@pytest.fixture
+def sub_a(location, make_register, main_register) -> Register:
+    return make_register(location, name="Sub A", code="a", role="sub", main_register=main_register)
+
+
+@pytest.fixture
+def sub_b(location, make_register, main_register) -> Register:
+    return make_register(location, name="Sub B", code="b", role="sub", main_register=main_register)
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, *, location: Location | None = None, role: str | None = None, **extra):
+        user = get_user_model().objects.create_user(
+            username=username, password="s3cret-pass", **extra
+        )
+        if location is not None and role is not None:
+            Membership.objects.create(user=user, location=location, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def manager(make_user, location):
+    return make_user("maria", location=location, role="manager", first_name="Maria")
+
+
+@pytest.fixture
+def cashier(make_user, location):
+    return make_user("carl", location=location, role="cashier", first_name="Carl")
+
+
+@pytest.fixture
+def accountant(make_user, location):
+    return make_user("ada", location=location, role="accountant", first_name="Ada")
