@@ -68,9 +68,11 @@ def _amount(value: Any, *, field: str, currency: str, allow_negative: bool = Fal
         raise InvalidInput(field, str(error)) from None
 
 
-def _aware(value: dt.datetime | None, *, field: str) -> dt.datetime:
+def _aware(value: dt.datetime | None, *, field: str) -> dt.datetime | None:
+    """A given time must carry its offset. None stays None: the service then takes the
+    time under its lock, so "before" and "after" a close are strictly ordered."""
     if value is None:
-        return timezone.now()
+        return None
     if not isinstance(value, dt.datetime):
         raise InvalidInput(field, _("Enter a date and time."))
     if timezone.is_naive(value):
@@ -253,7 +255,7 @@ def open_session(
         session = _create_session(
             register=register,
             opening_float=amount,
-            opened_at=opened_at,
+            opened_at=opened_at or timezone.now(),
             by=by,
             automatically=False,
             note=note,
@@ -300,13 +302,15 @@ def record_transaction(
     external_id = _text(
         external_id, field="external_id", max_length=EXTERNAL_ID_MAX, required=False
     )
-    received_at = _aware(received_at, field="received_at")
-    occurred_at = _aware(occurred_at, field="occurred_at") if occurred_at else received_at
+    given_received_at = _aware(received_at, field="received_at")
+    given_occurred_at = _aware(occurred_at, field="occurred_at")
 
     with transaction.atomic():
         # The register lock serialises everything posted to this register: two repeats of
         # one external_id, and two first sales that would each open a session.
         register = _lock_register(register)
+        received_at = given_received_at or timezone.now()
+        occurred_at = given_occurred_at or received_at
         if external_id:
             existing = Transaction.objects.filter(
                 register=register, external_id=external_id
@@ -407,6 +411,7 @@ def adjust_float(
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if not locked.is_open:
             raise SessionClosed()
+        created_at = created_at or timezone.now()
         if created_at < locked.opened_at:
             raise InvalidInput(
                 "created_at", _("The adjustment cannot be before the session opened.")
@@ -491,6 +496,7 @@ def close_session(
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if not locked.is_open:
             raise SessionClosed()
+        closed_at = closed_at or timezone.now()
         if closed_at < locked.opened_at:
             raise InvalidInput("closed_at", _("A session cannot close before it opened."))
 
@@ -596,7 +602,11 @@ def add_correction(
         if locked.is_open:
             raise SessionNotClosed()
         correction = Correction.objects.create(
-            session=locked, amount=value, reason=reason, created_at=created_at, created_by=by
+            session=locked,
+            amount=value,
+            reason=reason,
+            created_at=created_at or timezone.now(),
+            created_by=by,
         )
         write_audit(
             user=by,
