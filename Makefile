@@ -1,0 +1,44 @@
+# Cashdrawer developer commands.
+#   make run    start the app on http://127.0.0.1:$(PORT)/ with demo data (SQLite by default)
+#   make test   lint, then the test suite on a throwaway PostgreSQL server
+#   make clean  remove the virtualenv and var/ (local database, dev secret key)
+# PYTHON=/path/to/python3.12 picks the interpreter for a new .venv (run `make clean` first
+# to switch an existing one). PYTEST_ARGS="..." is passed on to pytest.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint bench clean
+
+# Django 6 needs Python >= 3.12; scripts/find-python looks for one (pyenv included).
+$(PY):
+	@py=$$(scripts/find-python) && echo "Creating $(VENV) with $$py" && "$$py" -m venv $(VENV)
+
+# Stamp files: reinstall only when pyproject.toml changed, so repeated runs are fast.
+# The test stamp implies the runtime one (`.[test]` includes the runtime dependencies).
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+run: $(VENV)/.installed
+	scripts/run
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# scripts/test starts PostgreSQL, runs pytest and always stops the server again.
+test: lint
+	scripts/test
+
+bench:
+	@echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) var
