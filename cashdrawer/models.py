@@ -39,6 +39,21 @@ class Location(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.pk:
+            before = Location.objects.filter(pk=self.pk).values_list("currency", flat=True).first()
+            has_sessions = self.registers.filter(sessions__isnull=False).exists()
+            if before and before != self.currency and has_sessions:
+                raise ValidationError(
+                    {
+                        "currency": _(
+                            "This location already has sessions in %(currency)s; "
+                            "its currency can no longer change."
+                        )
+                        % {"currency": before}
+                    }
+                )
+
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
@@ -173,6 +188,8 @@ class Register(models.Model):
             errors.setdefault("role", []).append(
                 _("This register still has sub-registers; it must stay a main register.")
             )
+        if self.pk:
+            self._clean_changes_while_open(errors)
         if self.default_float is not None and self.location_id:
             places = self.location.minor_units
             exponent = self.default_float.normalize().as_tuple().exponent
@@ -183,6 +200,25 @@ class Register(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+    def _clean_changes_while_open(self, errors: dict[str, list[str]]) -> None:
+        """A session's rules follow its register's role; they must not change under it."""
+        before = (
+            Register.objects.filter(pk=self.pk)
+            .values("role", "main_register_id", "cash_tracking", "location_id")
+            .first()
+        )
+        if before is None or not self.sessions.filter(status="open").exists():
+            return
+        message = _("Close the register's open session before changing this.")
+        if before["role"] != self.role:
+            errors.setdefault("role", []).append(message)
+        if before["main_register_id"] != self.main_register_id:
+            errors.setdefault("main_register", []).append(message)
+        if before["cash_tracking"] and not self.cash_tracking:
+            errors.setdefault("cash_tracking", []).append(message)
+        if before["location_id"] != self.location_id:
+            errors.setdefault("location", []).append(message)
 
 
 class Denomination(models.Model):

@@ -88,3 +88,38 @@ def test_suite_runs_on_postgresql():
     db = settings.DATABASES["default"]
     assert db["ENGINE"] == "django.db.backends.postgresql", db["ENGINE"]
     assert db["CONN_MAX_AGE"] > 0
+
+
+def _start_django(**env_overrides: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**env, "DJANGO_SETTINGS_MODULE": "cashdrawer.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _start_django(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_starts_with_a_secret_key():
+    result = _start_django(DEBUG="0", SECRET_KEY="a-real-key-from-the-environment")
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_bad_debug_value_stops_the_start():
+    result = _start_django(DEBUG="maybe", SECRET_KEY="k")
+    assert result.returncode != 0
+    assert "DEBUG" in result.stderr
