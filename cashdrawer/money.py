@@ -61,8 +61,7 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
     if not amount.is_finite():
         raise AmountError("Enter a finite amount.")
     places = minor_units(currency)
-    exponent = amount.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > places:
+    if _has_more_decimals(amount, places):
         if places == 0:
             raise AmountError(f"{currency} amounts have no decimals.")
         raise AmountError(f"{currency} amounts have at most {places} decimals.")
@@ -70,7 +69,22 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
         raise AmountError("The amount cannot be negative.")
     if abs(amount) >= Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES):
         raise AmountError("The amount is too large.")
-    return quantize(amount)
+    # "+ ZERO" turns a "-0" into 0.00, so no amount is ever shown as "-0.00".
+    return quantize(amount) + ZERO
+
+
+def _has_more_decimals(amount: Decimal, places: int) -> bool:
+    """True when a non-zero digit lies beyond `places` decimals.
+
+    Read from the digits themselves, not with normalize(): normalize() rounds to the
+    context's 28 significant digits, so "1.0000000000000000000000000001" would pass as 1.00
+    (rounded, where it must be refused). Trailing zeros ("1.500", or "1500.00" yen) are fine.
+    """
+    _sign, digits, exponent = amount.as_tuple()
+    extra = -exponent - places  # digits written beyond the allowed places
+    if not isinstance(exponent, int) or extra <= 0:
+        return False
+    return any(digits[-extra:])
 
 
 def quantize(amount: Decimal) -> Decimal:

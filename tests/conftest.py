@@ -85,3 +85,70 @@ def cashier(make_user, location):
 @pytest.fixture
 def accountant(make_user, location):
     return make_user("ada", location=location, role="accountant", first_name="Ada")
+
+
+# --- added for the domain rule suites ----------------------------------------------------
+
+
+@pytest.fixture
+def jpy_location(db) -> Location:
+    return Location.objects.create(name="Tokyo", currency="JPY", timezone="Asia/Tokyo")
+
+
+@pytest.fixture
+def new_york_location(db) -> Location:
+    return Location.objects.create(name="New York", currency="USD", timezone="America/New_York")
+
+
+@pytest.fixture
+def counted_register(location, make_register) -> Register:
+    """A standalone register that counts by denominations, default float 100.00."""
+    return make_register(location, name="Counted", code="counted", default_float=Decimal("100.00"))
+
+
+@pytest.fixture
+def db_rows(db):
+    """Row counts of every table the services write, to prove a refused call stored nothing."""
+    from cashdrawer.models import AuditEntry
+    from sessions_app.models import (
+        Adjustment,
+        ClosingTransfer,
+        Correction,
+        CountLine,
+        TrackingSession,
+        Transaction,
+    )
+
+    models = (
+        TrackingSession,
+        Transaction,
+        Adjustment,
+        CountLine,
+        ClosingTransfer,
+        Correction,
+        AuditEntry,
+    )
+
+    def count() -> dict[str, int]:
+        return {model.__name__: model.objects.count() for model in models}
+
+    return count
+
+
+@pytest.fixture
+def session_figures():
+    """Every stored column of a session, read fresh from the database."""
+    from sessions_app.models import TrackingSession
+
+    def figures(session) -> dict:
+        fresh = TrackingSession.objects.get(pk=session.pk)
+        return {f.attname: getattr(fresh, f.attname) for f in TrackingSession._meta.concrete_fields}
+
+    return figures
+
+
+@pytest.fixture
+def fast_password_hashing(settings):
+    """A cheap hasher for tests that create users but never test passwords: the default
+    PBKDF2 costs most of a second per user, which would dominate the domain suites."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
