@@ -188,6 +188,12 @@ class Register(models.Model):
             errors.setdefault("role", []).append(
                 _("This register still has sub-registers; it must stay a main register.")
             )
+        # The sub-side check above only runs when a sub is saved: moving the main itself
+        # to another store would leave its subs counted at a main of a different location.
+        if self.pk and self.sub_registers.exclude(location_id=self.location_id).exists():
+            errors.setdefault("location", []).append(
+                _("Its sub-registers are at another location; a main stays with its subs.")
+            )
         if self.pk:
             self._clean_changes_while_open(errors)
         if self.default_float is not None and self.location_id:
