@@ -37,8 +37,9 @@ lint: $(VENV)/.installed-test
 test: lint
 	scripts/test
 
-bench:
-	@echo "no benchmarks yet"
+# Figures and ratios on a year of a busy chain's data; see bench/domain.py.
+bench: $(VENV)/.installed
+	scripts/bench
 
 clean:
 	rm -rf $(VENV) var
