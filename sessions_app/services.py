@@ -151,7 +151,14 @@ def _store_count(session: TrackingSession, stage: str, count: ParsedCount) -> No
 
 def _lock_register(register: Register | int) -> Register:
     register_id = register.pk if isinstance(register, Register) else register
-    return Register.objects.select_for_update().select_related("location").get(pk=register_id)
+    # of=("self",): lock the register row only. A plain select_for_update() also locks every
+    # row joined by select_related, here the location, so every sale of a store waited for
+    # every other register of that store, and the lock order above was not the real one.
+    return (
+        Register.objects.select_for_update(of=("self",))
+        .select_related("location")
+        .get(pk=register_id)
+    )
 
 
 def _lock_open_session(register_id: int) -> TrackingSession | None:
