@@ -132,9 +132,14 @@ class TrackingSession(models.Model):
                 & (Q(retained_float__isnull=True) | Q(retained_float__gte=0)),
                 name="session_amounts_not_negative",
             ),
+            # Each comparison with a nullable column is guarded by its IS NOT NULL: a CHECK
+            # whose result is NULL passes, so "x = a - NULL" alone would allow anything.
             models.CheckConstraint(
                 condition=(Q(previous_closing_float__isnull=True) & Q(start_discrepancy=0))
-                | Q(start_discrepancy=F("opening_float") - F("previous_closing_float")),
+                | (
+                    Q(previous_closing_float__isnull=False)
+                    & Q(start_discrepancy=F("opening_float") - F("previous_closing_float"))
+                ),
                 name="session_start_discrepancy_adds_up",
             ),
             models.CheckConstraint(
@@ -151,7 +156,11 @@ class TrackingSession(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(counted_cash__isnull=True) & Q(end_discrepancy__isnull=True))
-                | Q(end_discrepancy=F("counted_cash") - F("expected_cash")),
+                | (
+                    Q(counted_cash__isnull=False)
+                    & Q(expected_cash__isnull=False)
+                    & Q(end_discrepancy=F("counted_cash") - F("expected_cash"))
+                ),
                 name="session_end_discrepancy_adds_up",
             ),
             models.CheckConstraint(

@@ -91,6 +91,29 @@ def test_the_database_refuses_a_start_discrepancy_that_does_not_add_up(register)
     _refused(lambda: _open_row(register, previous_closing_float=D("100.00")))
 
 
+def test_the_database_refuses_a_first_session_with_a_start_discrepancy(register):
+    # Found while writing this suite: "start = opening - previous" is NULL for a first
+    # session, and a CHECK that comes out NULL passes, so any start discrepancy went in.
+    _refused(
+        lambda: _open_row(
+            register,
+            opening_float=D("5.00"),
+            start_discrepancy=D("5.00"),
+            total_discrepancy=D("5.00"),
+        )
+    )
+
+
+def test_the_database_refuses_an_end_discrepancy_on_a_session_not_counted(register, manager):
+    # Same NULL hole: "not counted" must stay null, never a zero that reads as "exactly right".
+    session = services.open_session(register=register, opening_float="10.00", by=manager)
+    services.close_session(session=session, by=manager)
+
+    _refused(
+        lambda: TrackingSession.objects.filter(pk=session.pk).update(end_discrepancy=D("0.00"))
+    )
+
+
 def test_the_database_refuses_negative_running_totals(register, manager):
     session = services.open_session(register=register, opening_float="0.00", by=manager)
     _refused(lambda: TrackingSession.objects.filter(pk=session.pk).update(cash_sales=D("-1.00")))
