@@ -1,0 +1,219 @@
+"""Admin for reference data (locations, registers, denominations, memberships) and the audit log.
+
+Reference data is edited here. Money records are not: their admins are read-only (see
+`ReadOnlyAdmin`), because sessions and everything in them change only through
+sessions_app/services.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from cashdrawer.models import AuditEntry, Denomination, Location, Membership, Register
+from cashdrawer.money import format_amount
+
+# --- helpers shared with sessions_app/admin.py -----------------------------------------
+
+
+def money(amount: Decimal | None, currency: str) -> str:
+    """An amount as a plain decimal string ("150.00"), whatever the admin's language.
+
+    The admin would otherwise localise decimals ("150,00" in German); a dash for None
+    keeps "not counted" apart from 0.00.
+    """
+    return format_amount(amount, currency) or "—"
+
+
+def local_time(moment: dt.datetime | None, location: Location) -> str:
+    """A time in the location's own time zone: what the store's staff saw on the clock."""
+    if moment is None:
+        return "—"
+    return moment.astimezone(location.tzinfo).strftime("%Y-%m-%d %H:%M %Z")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Visible and searchable, never added, changed or deleted through the admin.
+
+    Without change permission Django renders the change page read-only and answers a
+    POST to it with 403, so a session (closed or open) cannot be edited here.
+    """
+
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The change page needs the same related rows as the list. (The changelist
+        # applies list_select_related only to a queryset without select_related.)
+        queryset = super().get_queryset(request)
+        if isinstance(self.list_select_related, (list, tuple)):
+            queryset = queryset.select_related(*self.list_select_related)
+        return queryset
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyTabularInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- locations, registers, staff --------------------------------------------------------
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        return super().get_queryset(request).select_related("user", "location")
+
+
+class RegisterInline(admin.TabularInline):
+    model = Register
+    extra = 0
+    fields = ["name", "code", "role", "main_register", "count_method", "default_float"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Registers are added on their own page, where their role rules are checked.
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Register]:
+        return super().get_queryset(request).select_related("location", "main_register__location")
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "currency", "timezone", "register_count"]
+    search_fields = ["name"]
+    list_filter = ["currency"]
+    inlines = [RegisterInline, MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
+        return super().get_queryset(request).annotate(register_count=Count("registers"))
+
+    @admin.display(description="registers", ordering="register_count")
+    def register_count(self, obj: Location) -> int:
+        return obj.register_count
+
+
+@admin.register(Register)
+class RegisterAdmin(admin.ModelAdmin):
+    """The role rules live in Register.clean(); the form shows each error beside its field."""
+
+    list_display = [
+        "name",
+        "code",
+        "location",
+        "role",
+        "main_register",
+        "count_method",
+        "default_float_display",
+        "cash_tracking",
+        "blind_close",
+    ]
+    list_filter = ["location", "role", "count_method", "cash_tracking"]
+    search_fields = ["name", "code", "location__name"]
+    list_select_related = ["location", "main_register__location"]
+    fields = [
+        "location",
+        "name",
+        "code",
+        "role",
+        "main_register",
+        "count_method",
+        "default_float",
+        "cash_tracking",
+        "blind_close",
+    ]
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "main_register":
+            # Only a main register can be chosen; "same location" is checked by
+            # Register.clean() and shown beside the field.
+            kwargs["queryset"] = Register.objects.filter(role=Register.Role.MAIN).select_related(
+                "location"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="default float", ordering="default_float")
+    def default_float_display(self, obj: Register) -> str:
+        return money(obj.default_float, obj.location.currency)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "location", "role"]
+    list_filter = ["location", "role"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "location__name"]
+    list_select_related = ["user", "location"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Denomination)
+class DenominationAdmin(admin.ModelAdmin):
+    list_display = ["currency", "value", "kind"]
+    list_filter = ["currency", "kind"]
+    search_fields = ["currency"]
+
+
+# The stock user admin, plus the locations a user works at.
+User = get_user_model()
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    fields = ["location", "role"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        return super().get_queryset(request).select_related("location")
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class CashdrawerUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserMembershipInline]
+
+
+# --- audit log --------------------------------------------------------------------------
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "user", "action", "object_type", "object_id"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["action", "object_type", "object_id", "user__username"]
+    list_select_related = ["user"]
+    date_hierarchy = "at"
+    fields = ["at", "user", "action", "object_type", "object_id", "data"]
