@@ -259,10 +259,17 @@ def open_session(
             raise SessionAlreadyOpen(
                 _("%(register)s already has an open session.") % {"register": register.name}
             )
+        opened_at = opened_at or timezone.now()
+        last_closed = _last_closed_session(register)
+        if last_closed is not None and opened_at < last_closed.closed_at:
+            # Sessions of one register follow each other; they never overlap.
+            raise InvalidInput(
+                "opened_at", _("A session cannot open before the previous one closed.")
+            )
         session = _create_session(
             register=register,
             opening_float=amount,
-            opened_at=opened_at or timezone.now(),
+            opened_at=opened_at,
             by=by,
             automatically=False,
             note=note,
@@ -506,6 +513,14 @@ def close_session(
         closed_at = closed_at or timezone.now()
         if closed_at < locked.opened_at:
             raise InvalidInput("closed_at", _("A session cannot close before it opened."))
+        if (
+            locked.transactions.filter(received_at__gt=closed_at).exists()
+            or locked.adjustments.filter(created_at__gt=closed_at).exists()
+            or locked.transfers_in.filter(created_at__gt=closed_at).exists()
+        ):
+            raise InvalidInput(
+                "closed_at", _("A session cannot close before cash it already holds arrived.")
+            )
 
         if register.is_sub:
             _close_sub_session(locked, closed_at=closed_at, by=by)
@@ -604,6 +619,8 @@ def add_correction(
         raise InvalidInput("amount", _("A correction changes the discrepancy by more than 0."))
     reason = _text(reason, field="reason", max_length=500, required=True)
     created_at = _aware(at, field="created_at")
+    if not getattr(by, "pk", None):
+        raise InvalidInput("created_by", _("A correction names the staff member who makes it."))
     with transaction.atomic():
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if locked.is_open:

@@ -147,8 +147,8 @@ def session_figures():
     return figures
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
-    """A cheap hasher for tests that create users but never test passwords: the default
-    PBKDF2 costs most of a second per user, which would dominate the domain suites."""
+    """A cheap hasher for every test: the default PBKDF2 costs most of a second per user,
+    which would dominate the suite. No test depends on the hasher's strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

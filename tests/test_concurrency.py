@@ -27,7 +27,6 @@ from sessions_app.selectors import open_session_of
 pytestmark = [
     pytest.mark.concurrency,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("fast_password_hashing"),
 ]
 
 POSTERS = 8

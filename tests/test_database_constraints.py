@@ -14,8 +14,6 @@ from cashdrawer.models import Register
 from sessions_app import services
 from sessions_app.models import Adjustment, TrackingSession, Transaction
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
 
 def _refused(make_row) -> None:
     # The savepoint keeps the test's own transaction usable after the error.

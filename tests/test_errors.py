@@ -5,9 +5,11 @@ Every refused call must leave the database exactly as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal as D
 
 import pytest
+from django.utils import timezone
 
 from cashdrawer.money import AmountError, format_amount, parse_amount
 from sessions_app import services
@@ -22,8 +24,6 @@ from sessions_app.exceptions import (
     SubSessionsOpen,
 )
 from sessions_app.models import TrackingSession
-
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
 
 
 def _sale(register, amount="1.00", **extra):
@@ -304,3 +304,47 @@ def test_a_yen_count_uses_yen_denominations(jpy_location, make_register, manager
         register=till, opening_counts=[("10000", 1), ("1000", 2), ("500", 1)], by=manager
     )
     assert session.opening_float == D("12500")
+
+
+def test_a_session_cannot_be_opened_before_the_previous_one_closed(register, manager, db_rows):
+    session = services.open_session(register=register, opening_float="150.00", by=manager)
+    services.close_session(session=session, counted="150.00", by=manager)
+    before = db_rows()
+    with pytest.raises(InvalidInput) as refused:
+        services.open_session(
+            register=register,
+            opening_float="150.00",
+            by=manager,
+            at=timezone.now() - dt.timedelta(hours=1),
+        )
+    assert refused.value.field == "opened_at"
+    assert db_rows() == before
+
+
+def test_a_session_cannot_close_before_a_sale_it_holds(register, manager, db_rows):
+    start = timezone.now() - dt.timedelta(hours=3)
+    session = services.open_session(register=register, opening_float="150.00", by=manager, at=start)
+    services.record_transaction(
+        register=register,
+        kind="sale",
+        payment_method="cash",
+        amount="5.00",
+        occurred_at=start + dt.timedelta(hours=2),
+        received_at=start + dt.timedelta(hours=2),
+    )
+    before = db_rows()
+    with pytest.raises(InvalidInput) as refused:
+        services.close_session(
+            session=session, counted="155.00", by=manager, at=start + dt.timedelta(hours=1)
+        )
+    assert refused.value.field == "closed_at"
+    assert db_rows() == before
+
+
+def test_a_correction_names_who_made_it(register, manager, db_rows):
+    session = services.open_session(register=register, opening_float="150.00", by=manager)
+    services.close_session(session=session, counted="150.00", by=manager)
+    before = db_rows()
+    with pytest.raises(InvalidInput):
+        services.add_correction(session=session, amount="1.00", reason="found a coin", by=None)
+    assert db_rows() == before

@@ -13,8 +13,6 @@ from reports import selectors as reports
 from sessions_app import services
 from sessions_app.models import TrackingSession
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
 DAY = dt.date(2026, 1, 15)  # winter: Amsterdam is UTC+1, New York UTC-5
 
 

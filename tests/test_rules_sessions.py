@@ -16,8 +16,6 @@ from sessions_app.exceptions import (
 )
 from sessions_app.models import CountLine, TrackingSession, Transaction
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
 
 def _record(register, amount, *, kind="sale", method="cash", by=None, **extra):
     return services.record_transaction(

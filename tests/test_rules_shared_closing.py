@@ -14,8 +14,6 @@ from sessions_app.exceptions import (
 )
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession
 
-pytestmark = pytest.mark.usefixtures("fast_password_hashing")
-
 
 def _record(register, amount, *, kind="sale", method="cash"):
     return services.record_transaction(
