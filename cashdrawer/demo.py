@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from cashdrawer.models import Denomination, Location, Membership, Register
@@ -147,24 +147,16 @@ def seed_demo(
     days: int = DEFAULT_DAYS,
     now: dt.datetime | None = None,
     seed: int = SEED,
-    float_exact_cash: bool | None = None,
     log: Callable[[str], object] | None = None,
 ) -> SeedResult:
     """Create the demo stores, staff and `days` days of history ending today.
 
     Does nothing when a demo store already exists, and never creates a user twice.
-
-    `float_exact_cash` (default: on SQLite) keeps cash amounts to multiples of 0.25.
-    SQLite stores decimals as binary floats, so the F() running totals drift
-    (51.50000000000001) and the session's "figures add up" check constraints can fail
-    on a close; quarters are exact in binary, so the demo closes cleanly there.
     """
     if days < 2:
         raise ValueError("The demo needs at least 2 days: a closed one and today.")
     now = now or timezone.now()
-    if float_exact_cash is None:
-        float_exact_cash = connection.vendor == "sqlite"
-    cash_step = Decimal("0.25") if float_exact_cash else Decimal("0.05")
+    cash_step = Decimal("0.05")  # cash totals are rounded to 0.05 in the Netherlands
     # One transaction: all or nothing, and on SQLite one commit instead of thousands.
     with transaction.atomic():
         if Location.objects.filter(name__in=[spec.name for spec in LOCATIONS]).exists():
@@ -574,7 +566,6 @@ class _History:
                 method = "cash" if rng.random() < 0.7 else "card"
                 amount = min(amount, Decimal("40.00"))
             if method == "cash":
-                # Cash totals are rounded (to 0.05 in the Netherlands; see seed_demo for 0.25).
                 amount = (amount / self.cash_step).to_integral_value() * self.cash_step
             # Most come from the POS terminal; now and then one is entered by hand.
             external_id = f"{register.code}-{day:%Y%m%d}-{number:03d}"

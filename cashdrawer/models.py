@@ -208,13 +208,23 @@ class Register(models.Model):
             raise ValidationError(errors)
 
     def _clean_changes_while_open(self, errors: dict[str, list[str]]) -> None:
-        """A session's rules follow its register's role; they must not change under it."""
+        """A session's rules follow its register's role; they must not change under it.
+
+        A register's history also belongs to its store: its sessions copy the location but
+        its transactions do not, so a register with sessions never moves to another store.
+        """
         before = (
             Register.objects.filter(pk=self.pk)
             .values("role", "main_register_id", "cash_tracking", "location_id")
             .first()
         )
-        if before is None or not self.sessions.filter(status="open").exists():
+        if before is None:
+            return
+        if before["location_id"] != self.location_id and self.sessions.exists():
+            errors.setdefault("location", []).append(
+                _("This register has sessions at its store; create a new register instead.")
+            )
+        if not self.sessions.filter(status="open").exists():
             return
         message = _("Close the register's open session before changing this.")
         if before["role"] != self.role:
@@ -223,8 +233,6 @@ class Register(models.Model):
             errors.setdefault("main_register", []).append(message)
         if before["cash_tracking"] and not self.cash_tracking:
             errors.setdefault("cash_tracking", []).append(message)
-        if before["location_id"] != self.location_id:
-            errors.setdefault("location", []).append(message)
 
 
 class Denomination(models.Model):

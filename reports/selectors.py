@@ -15,8 +15,21 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from cashdrawer.models import Location, Register
-from cashdrawer.money import ZERO
+from cashdrawer.money import ZERO, quantize
 from sessions_app.models import TrackingSession
+
+
+def _money_sum(column: str, filter: Q | None = None) -> Coalesce:
+    return Coalesce(Sum(column, filter=filter), ZERO)
+
+
+def _exact(figures: dict) -> dict:
+    """Money figures with their two decimals on every database: SQLite sums binary floats
+    and answers 18282.3800000000 for 18282.38 (equal, but not what a report prints)."""
+    return {
+        name: quantize(value) if isinstance(value, Decimal) else value
+        for name, value in figures.items()
+    }
 
 
 def local_day_bounds(
@@ -64,15 +77,17 @@ def discrepancy_overview(sessions: QuerySet[TrackingSession]) -> DiscrepancyOver
     """
     closed_own = Q(status=TrackingSession.Status.CLOSED) & ~Q(register__role=Register.Role.SUB)
     counted = closed_own & Q(counted_cash__isnull=False)
-    figures = sessions.aggregate(
-        sessions=Count("id"),
-        not_counted=Count("id", filter=closed_own & Q(counted_cash__isnull=True)),
-        start_reported=Coalesce(Sum("previous_closing_float"), ZERO),
-        start_counted=Coalesce(Sum("opening_float"), ZERO),
-        start_discrepancy=Coalesce(Sum("start_discrepancy"), ZERO),
-        end_expected=Coalesce(Sum("expected_cash", filter=counted), ZERO),
-        end_counted=Coalesce(Sum("counted_cash", filter=counted), ZERO),
-        end_discrepancy=Coalesce(Sum("end_discrepancy", filter=counted), ZERO),
+    figures = _exact(
+        sessions.aggregate(
+            sessions=Count("id"),
+            not_counted=Count("id", filter=closed_own & Q(counted_cash__isnull=True)),
+            start_reported=_money_sum("previous_closing_float"),
+            start_counted=_money_sum("opening_float"),
+            start_discrepancy=_money_sum("start_discrepancy"),
+            end_expected=_money_sum("expected_cash", filter=counted),
+            end_counted=_money_sum("counted_cash", filter=counted),
+            end_discrepancy=_money_sum("end_discrepancy", filter=counted),
+        )
     )
     return DiscrepancyOverview(
         sessions=figures["sessions"],
@@ -99,11 +114,13 @@ class CashPaymentsOverview:
 
 
 def cash_payments_overview(sessions: QuerySet[TrackingSession]) -> CashPaymentsOverview:
-    figures = sessions.aggregate(
-        gross=Coalesce(Sum("cash_sales"), ZERO),
-        refunds=Coalesce(Sum("cash_refunds"), ZERO),
-        payments_count=Coalesce(Sum("cash_sales_count"), 0),
-        refunds_count=Coalesce(Sum("cash_refunds_count"), 0),
+    figures = _exact(
+        sessions.aggregate(
+            gross=_money_sum("cash_sales"),
+            refunds=_money_sum("cash_refunds"),
+            payments_count=Coalesce(Sum("cash_sales_count"), 0),
+            refunds_count=Coalesce(Sum("cash_refunds_count"), 0),
+        )
     )
     return CashPaymentsOverview(**figures)
 

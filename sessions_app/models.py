@@ -13,7 +13,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from cashdrawer.models import Location, Register, money_field
@@ -23,6 +24,16 @@ User = settings.AUTH_USER_MODEL
 
 def _zero() -> models.Value:
     return models.Value(Decimal("0.00"), output_field=models.DecimalField())
+
+
+def adds_up(column: str, expression: models.Expression) -> Q:
+    """`column = expression`, compared at the two stored decimals.
+
+    On PostgreSQL (numeric) the rounding changes nothing. SQLite, the embedded default,
+    keeps decimals as binary floats, where 51.50 + 0.01 may differ from 51.51 in the last
+    bit; rounding both sides to the stored places compares the amounts, not the bits.
+    """
+    return Q(Exact(Round(F(column), 2), Round(expression, 2)))
 
 
 class TrackingSession(models.Model):
@@ -138,19 +149,20 @@ class TrackingSession(models.Model):
                 condition=(Q(previous_closing_float__isnull=True) & Q(start_discrepancy=0))
                 | (
                     Q(previous_closing_float__isnull=False)
-                    & Q(start_discrepancy=F("opening_float") - F("previous_closing_float"))
+                    & adds_up("start_discrepancy", F("opening_float") - F("previous_closing_float"))
                 ),
                 name="session_start_discrepancy_adds_up",
             ),
             models.CheckConstraint(
                 condition=Q(expected_cash__isnull=True)
-                | Q(
-                    expected_cash=F("opening_float")
+                | adds_up(
+                    "expected_cash",
+                    F("opening_float")
                     + F("cash_sales")
                     - F("cash_refunds")
                     + F("adjustments_in")
                     - F("adjustments_out")
-                    + F("sub_register_cash")
+                    + F("sub_register_cash"),
                 ),
                 name="session_expected_cash_adds_up",
             ),
@@ -159,22 +171,22 @@ class TrackingSession(models.Model):
                 | (
                     Q(counted_cash__isnull=False)
                     & Q(expected_cash__isnull=False)
-                    & Q(end_discrepancy=F("counted_cash") - F("expected_cash"))
+                    & adds_up("end_discrepancy", F("counted_cash") - F("expected_cash"))
                 ),
                 name="session_end_discrepancy_adds_up",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    total_discrepancy=F("start_discrepancy")
-                    + Coalesce(F("end_discrepancy"), _zero())
+                condition=adds_up(
+                    "total_discrepancy",
+                    F("start_discrepancy") + Coalesce(F("end_discrepancy"), _zero()),
                 ),
                 name="session_total_discrepancy_adds_up",
             ),
             models.CheckConstraint(
                 condition=Q(cash_removed__isnull=True)
-                | Q(
-                    cash_removed=Coalesce(F("counted_cash"), F("expected_cash"))
-                    - F("retained_float")
+                | adds_up(
+                    "cash_removed",
+                    Coalesce(F("counted_cash"), F("expected_cash")) - F("retained_float"),
                 ),
                 name="session_cash_removed_adds_up",
             ),

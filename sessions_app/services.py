@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -169,18 +170,32 @@ def _lock_open_session(register_id: int) -> TrackingSession | None:
     )
 
 
-def _last_closed_session(register: Register) -> TrackingSession | None:
-    return (
+@dataclass(frozen=True)
+class LastClose:
+    closed_at: dt.datetime
+    retained_float: Decimal
+
+
+def _last_close(register: Register) -> LastClose | None:
+    """When the register's last session closed and what it left in the drawer."""
+    row = (
         TrackingSession.objects.filter(register=register, status=TrackingSession.Status.CLOSED)
         .order_by("-closed_at", "-id")
+        .values_list("closed_at", "retained_float")
         .first()
     )
+    return LastClose(*row) if row else None
 
 
 def previous_closing_float(register: Register) -> Decimal | None:
     """The retained float of the register's last closed session; None before its first."""
-    last = _last_closed_session(register)
+    last = _last_close(register)
     return last.retained_float if last else None
+
+
+def _plus(column: str, amount: Decimal) -> Round:
+    """column + amount, kept at the stored two decimals (SQLite adds binary floats)."""
+    return Round(F(column) + amount, 2)
 
 
 def _lock_main_session_for(register: Register) -> TrackingSession:
@@ -197,6 +212,7 @@ def _lock_main_session_for(register: Register) -> TrackingSession:
 def _create_session(
     *,
     register: Register,
+    last_close: LastClose | None,
     opening_float: Decimal,
     opened_at: dt.datetime,
     by: Any,
@@ -204,7 +220,7 @@ def _create_session(
     note: str = "",
 ) -> TrackingSession:
     main_session = _lock_main_session_for(register) if register.is_sub else None
-    previous = previous_closing_float(register)
+    previous = last_close.retained_float if last_close else None
     # Rule 3: a register's first session has nothing to compare with: 0.00.
     start_discrepancy = ZERO if previous is None else opening_float - previous
     return TrackingSession.objects.create(
@@ -260,14 +276,15 @@ def open_session(
                 _("%(register)s already has an open session.") % {"register": register.name}
             )
         opened_at = opened_at or timezone.now()
-        last_closed = _last_closed_session(register)
-        if last_closed is not None and opened_at < last_closed.closed_at:
+        last_close = _last_close(register)
+        if last_close is not None and opened_at < last_close.closed_at:
             # Sessions of one register follow each other; they never overlap.
             raise InvalidInput(
                 "opened_at", _("A session cannot open before the previous one closed.")
             )
         session = _create_session(
             register=register,
+            last_close=last_close,
             opening_float=amount,
             opened_at=opened_at,
             by=by,
@@ -334,17 +351,22 @@ def record_transaction(
 
         session = None
         late = False
+        last_close = None
         if register.cash_tracking:
             session = _lock_open_session(register.pk)
-            last_closed = _last_closed_session(register)
-            late = last_closed is not None and occurred_at < last_closed.closed_at
+            # Sessions of a register follow each other without overlapping, so what occurred
+            # after the open session started cannot lie in a closed one: no need to look.
+            if session is None or occurred_at < session.opened_at:
+                last_close = _last_close(register)
+                late = last_close is not None and occurred_at < last_close.closed_at
             if session is None:
                 # Rule 2: the session starts with the first sale, unless that sale belongs
                 # to an already closed session (then it is late and the session opens now).
                 opened_at = received_at if late else min(occurred_at, received_at)
                 session = _create_session(
                     register=register,
-                    opening_float=previous_closing_float(register) or ZERO,
+                    last_close=last_close,
+                    opening_float=last_close.retained_float if last_close else ZERO,
                     opened_at=opened_at,
                     by=by,
                     automatically=True,
@@ -382,17 +404,17 @@ def record_transaction(
 def _add_to_totals(session: TrackingSession, *, kind: str, is_cash: bool, amount: Decimal) -> None:
     """Update the running totals in the database, never read-modify-write in Python."""
     if kind == Transaction.Kind.SALE:
-        changes = {"total_sales": F("total_sales") + amount}
+        changes = {"total_sales": _plus("total_sales", amount)}
         if is_cash:
             changes |= {
-                "cash_sales": F("cash_sales") + amount,
+                "cash_sales": _plus("cash_sales", amount),
                 "cash_sales_count": F("cash_sales_count") + 1,
             }
     else:
-        changes = {"total_refunds": F("total_refunds") + amount}
+        changes = {"total_refunds": _plus("total_refunds", amount)}
         if is_cash:
             changes |= {
-                "cash_refunds": F("cash_refunds") + amount,
+                "cash_refunds": _plus("cash_refunds", amount),
                 "cash_refunds_count": F("cash_refunds_count") + 1,
             }
     TrackingSession.objects.filter(pk=session.pk).update(**changes)
@@ -439,7 +461,7 @@ def adjust_float(
             created_by=by if getattr(by, "pk", None) else None,
         )
         column = "adjustments_in" if direction == Adjustment.Direction.IN else "adjustments_out"
-        TrackingSession.objects.filter(pk=locked.pk).update(**{column: F(column) + value})
+        TrackingSession.objects.filter(pk=locked.pk).update(**{column: _plus(column, value)})
         write_audit(
             user=by,
             action=f"adjustment.{direction}",
@@ -597,7 +619,7 @@ def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: 
         created_by=by if getattr(by, "pk", None) else None,
     )
     TrackingSession.objects.filter(pk=main_session.pk).update(
-        sub_register_cash=F("sub_register_cash") + amount
+        sub_register_cash=_plus("sub_register_cash", amount)
     )
     session.expected_cash = amount
     session.counted_cash = None
@@ -625,11 +647,14 @@ def add_correction(
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if locked.is_open:
             raise SessionNotClosed()
+        created_at = created_at or timezone.now()
+        if created_at < locked.closed_at:
+            raise InvalidInput("created_at", _("A correction comes after the session closed."))
         correction = Correction.objects.create(
             session=locked,
             amount=value,
             reason=reason,
-            created_at=created_at or timezone.now(),
+            created_at=created_at,
             created_by=by,
         )
         write_audit(

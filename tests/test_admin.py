@@ -26,12 +26,6 @@ from sessions_app.models import (
 AMS = ZoneInfo("Europe/Amsterdam")
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Every test here makes users; slow password hashes would be most of its time."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def at(hour: int, minute: int = 0, *, day: int = 2) -> dt.datetime:
     return dt.datetime(2026, 3, day, hour, minute, tzinfo=AMS)
 
@@ -88,13 +82,15 @@ def history(register, main_register, sub_a, manager):
         register=main_register, opening_counts=[("50.00", 2)], by=manager, at=at(8)
     )
     sub = services.open_session(register=sub_a, opening_float="0.00", by=manager, at=at(9))
-    services.record_transaction(
-        register=sub_a, kind="sale", payment_method="cash", amount="30.00", occurred_at=at(10)
-    )
-    services.record_transaction(
-        register=main_register, kind="sale", payment_method="cash", amount="40.00",
-        occurred_at=at(10),
-    )  # fmt: skip
+    for register, amount in ((sub_a, "30.00"), (main_register, "40.00")):
+        services.record_transaction(
+            register=register,
+            kind="sale",
+            payment_method="cash",
+            amount=amount,
+            occurred_at=at(10),
+            received_at=at(10),
+        )
     sub = services.close_session(session=sub, by=manager, at=at(19))
     main = services.close_session(
         session=main,

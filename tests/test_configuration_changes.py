@@ -43,3 +43,17 @@ def test_a_location_with_sessions_keeps_its_currency(location, register, manager
     with pytest.raises(ValidationError) as refused:
         location.full_clean()
     assert "currency" in refused.value.message_dict
+
+
+def test_a_register_with_history_stays_at_its_store(register, manager, other_location):
+    session = services.open_session(register=register, opening_float="150.00", by=manager)
+    services.close_session(session=session, counted="150.00", by=manager)
+    register.location = other_location
+    with pytest.raises(ValidationError) as refused:
+        register.full_clean()
+    assert "location" in refused.value.message_dict
+
+
+def test_a_register_without_history_may_move(register, other_location):
+    register.location = other_location
+    register.full_clean()

@@ -332,20 +332,6 @@ def test_the_same_day_always_gives_the_same_history(db):
     assert fingerprint() == first
 
 
-def test_float_exact_cash_keeps_cash_amounts_to_quarters(db):
-    # What the seed does on SQLite, whose decimals are binary floats (see seed_demo).
-    with FAST_HASHER:
-        demo.seed_demo(days=2, float_exact_cash=True)
-    quarter = Decimal("0.25")
-    cash = Transaction.objects.filter(payment_method="cash").values_list("amount", flat=True)
-    assert all(amount % quarter == 0 for amount in cash)
-    assert all(
-        amount % quarter == 0 for amount in Adjustment.objects.values_list("amount", flat=True)
-    )
-    for session in TrackingSession.objects.all():
-        assert session.current_expected_cash % quarter == 0
-
-
 def test_days_must_leave_one_closed_day_and_today(db):
     with pytest.raises(CommandError):
         seed("--days", "1")
