@@ -6,28 +6,27 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 
+from cashdrawer.money import quantize
 from sessions_app.models import TrackingSession, Transaction
+
+
+def _totals_by_method(session: TrackingSession, kind: str) -> dict[str, Decimal]:
+    rows = (
+        Transaction.objects.filter(session=session, kind=kind)
+        .values("payment_method")
+        .annotate(total=Sum("amount"))
+        .order_by("payment_method")
+    )
+    return {row["payment_method"]: quantize(row["total"]) for row in rows}
 
 
 def sales_by_method(session: TrackingSession) -> dict[str, Decimal]:
     """Sales per payment method (refunds are shown on their own, not deducted)."""
-    rows = (
-        Transaction.objects.filter(session=session, kind=Transaction.Kind.SALE)
-        .values("payment_method")
-        .annotate(total=Sum("amount"))
-        .order_by("payment_method")
-    )
-    return {row["payment_method"]: row["total"] for row in rows}
+    return _totals_by_method(session, Transaction.Kind.SALE)
 
 
 def refunds_by_method(session: TrackingSession) -> dict[str, Decimal]:
-    rows = (
-        Transaction.objects.filter(session=session, kind=Transaction.Kind.REFUND)
-        .values("payment_method")
-        .annotate(total=Sum("amount"))
-        .order_by("payment_method")
-    )
-    return {row["payment_method"]: row["total"] for row in rows}
+    return _totals_by_method(session, Transaction.Kind.REFUND)
 
 
 def open_session_of(register_id: int) -> TrackingSession | None:
