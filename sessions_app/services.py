@@ -535,7 +535,9 @@ def close_session(
         closed_at = closed_at or timezone.now()
         if closed_at < locked.opened_at:
             raise InvalidInput("closed_at", _("A session cannot close before it opened."))
-        if (
+        # Only a close placed in the past can precede cash the session already holds; the
+        # default time is taken under the lock, after everything recorded so far.
+        if at is not None and (
             locked.transactions.filter(received_at__gt=closed_at).exists()
             or locked.adjustments.filter(created_at__gt=closed_at).exists()
             or locked.transfers_in.filter(created_at__gt=closed_at).exists()
