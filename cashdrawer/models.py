@@ -12,7 +12,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from cashdrawer.money import CURRENCY_CHOICES, DECIMAL_PLACES, MAX_DIGITS, minor_units
+from cashdrawer.money import (
+    CURRENCY_CHOICES,
+    DECIMAL_PLACES,
+    MAX_DIGITS,
+    has_more_decimals,
+    minor_units,
+)
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -198,8 +204,7 @@ class Register(models.Model):
             self._clean_changes_while_open(errors)
         if self.default_float is not None and self.location_id:
             places = self.location.minor_units
-            exponent = self.default_float.normalize().as_tuple().exponent
-            if isinstance(exponent, int) and -exponent > places:
+            if has_more_decimals(self.default_float, places):
                 errors.setdefault("default_float", []).append(
                     _("%(currency)s amounts have at most %(places)s decimals.")
                     % {"currency": self.location.currency, "places": places}

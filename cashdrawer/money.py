@@ -61,7 +61,7 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
     if not amount.is_finite():
         raise AmountError("Enter a finite amount.")
     places = minor_units(currency)
-    if _has_more_decimals(amount, places):
+    if has_more_decimals(amount, places):
         if places == 0:
             raise AmountError(f"{currency} amounts have no decimals.")
         raise AmountError(f"{currency} amounts have at most {places} decimals.")
@@ -73,7 +73,7 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
     return quantize(amount) + ZERO
 
 
-def _has_more_decimals(amount: Decimal, places: int) -> bool:
+def has_more_decimals(amount: Decimal, places: int) -> bool:
     """True when a non-zero digit lies beyond `places` decimals.
 
     Read from the digits themselves, not with normalize(): normalize() rounds to the
