@@ -39,7 +39,20 @@ def local_time(moment: dt.datetime | None, location: Location) -> str:
     return moment.astimezone(location.tzinfo).strftime("%Y-%m-%d %H:%M %Z")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class NoChangesMixin:
+    """No add, change or delete permission: records of money change only through services."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(NoChangesMixin, admin.ModelAdmin):
     """Visible and searchable, never added, changed or deleted through the admin.
 
     Without change permission Django renders the change page read-only and answers a
@@ -56,29 +69,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             queryset = queryset.select_related(*self.list_select_related)
         return queryset
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyTabularInline(admin.TabularInline):
+class ReadOnlyTabularInline(NoChangesMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- locations, registers, staff --------------------------------------------------------
