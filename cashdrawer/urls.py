@@ -1,16 +1,23 @@
-"""Root URLs."""
+"""Root URLs: the back-office pages, the API under /api/v1/, its schema and docs, the admin."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
+
+from cashdrawer import views
 
 admin.site.site_header = "Cashdrawer"
 admin.site.site_title = "Cashdrawer"
 admin.site.index_title = "Back-office administration"
 
 urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/", include("cashdrawer.api_urls")),
     path("admin/", admin.site.urls),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", views.home, name="home"),
+    path("", include("sessions_app.urls")),
+    path("", include("reports.urls")),
 ]

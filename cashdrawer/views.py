@@ -1,0 +1,31 @@
+"""Logging in and out, and the landing page for each role."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from cashdrawer.selectors import OPERATOR_ROLES, REPORT_ROLES, locations_for
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's default), so a link or an image can never log someone out."""
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Readers of reports land on the overview, cashiers on their registers."""
+    if locations_for(request.user, roles=REPORT_ROLES).exists():
+        query = request.GET.urlencode()  # keeps ?location=… from links such as the admin's
+        return redirect(reverse("reports:overview") + (f"?{query}" if query else ""))
+    if locations_for(request.user, roles=OPERATOR_ROLES).exists():
+        return redirect("operations:registers")
+    return render(request, "no_locations.html", status=403)

@@ -1,0 +1,13 @@
+"""Back-office pages: overviews and session pages."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from reports import views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("overview/", views.overview, name="overview"),
+]
