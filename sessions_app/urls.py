@@ -10,4 +10,7 @@ app_name = "operations"
 
 urlpatterns = [
     path("registers/", views.registers, name="registers"),
+    path("registers/<int:pk>/open/", views.open_session, name="open"),
+    path("sessions/<int:pk>/adjust/", views.adjust, name="adjust"),
+    path("sessions/<int:pk>/close/", views.close, name="close"),
 ]

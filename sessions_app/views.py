@@ -1,11 +1,449 @@
-"""Back-office pages: register operations. (Placeholder; being built.)"""
+"""Back-office pages: register operations (open, adjust, count and close).
+
+Managers and cashiers of a location operate its registers; an accountant there gets 403,
+anyone else 404. Each view fetches the object scoped to the user, validates a form, calls
+one service and redirects with a message, or shows the form again with the error beside
+the field it concerns.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from cashdrawer.models import Location, Membership, Register
+from cashdrawer.scope import RANGES, scope_from_request
+from cashdrawer.selectors import (
+    OPERATOR_ROLES,
+    locations_for,
+    registers_for,
+    role_at,
+    sessions_for,
+)
+from cashdrawer.templatetags.cashdrawer import format_money, number
+from sessions_app import services
+from sessions_app.exceptions import CashdrawerError, InvalidInput
+from sessions_app.forms import (
+    ADJUST_FIELDS,
+    CLOSE_FIELDS,
+    OPEN_FIELDS,
+    AdjustmentForm,
+    CloseSessionForm,
+    OpenSessionForm,
+    breakdown,
+    count_rows,
+)
+from sessions_app.models import TrackingSession
+from sessions_app.selectors import open_session_of
+
+# --- access ----------------------------------------------------------------------------
+
+
+def _require_operator(request: HttpRequest, location: Location) -> str:
+    """The user's role at `location`: 404 when they have none, 403 for an accountant."""
+    role = role_at(request.user, location)
+    if role is None:
+        raise Http404
+    if role not in OPERATOR_ROLES:
+        raise PermissionDenied(_("Only managers and cashiers operate registers."))
+    return role
+
+
+def _register_for(request: HttpRequest, pk: int) -> tuple[Register, str]:
+    registers = registers_for(request.user).select_related("main_register")
+    register = get_object_or_404(registers, pk=pk)
+    return register, _require_operator(request, register.location)
+
+
+def _session_for(request: HttpRequest, pk: int) -> tuple[TrackingSession, str]:
+    sessions = sessions_for(request.user).select_related(
+        "register__location", "register__main_register", "location", "opened_by"
+    )
+    session = get_object_or_404(sessions, pk=pk)
+    return session, _require_operator(request, session.location)
+
+
+def _is_blind(register: Register, role: str) -> bool:
+    """Blind close hides the expected cash from whoever counts, except a manager. A sub's
+    cash is part of its main's expected cash, so a blind main hides its subs' too."""
+    if role == Membership.Role.MANAGER:
+        return False
+    main = register.main_register if register.is_sub else None
+    return register.blind_close or bool(main and main.blind_close)
+
+
+def _session_url(session_id: int) -> str | None:
+    try:
+        return reverse("reports:session", args=[session_id])
+    except NoReverseMatch:
+        return None
+
+
+def _registers_url(location: Location) -> str:
+    return f"{reverse('operations:registers')}?location={location.pk}"
+
+
+def _service_error(form, error: CashdrawerError, fields: dict[str, str]) -> int:
+    """Show a service's refusal on the form; the response status to answer with."""
+    if isinstance(error, InvalidInput):
+        name = fields.get(error.field)
+        form.add_error(name if name in form.fields else None, error.message)
+    else:
+        form.add_error(None, error.message)
+    return error.status
+
+
+# --- the registers page ------------------------------------------------------------------
+
+
+@dataclass
+class RegisterCard:
+    register: Register
+    session: TrackingSession | None
+    last_closed_at: dt.datetime | None
+    left_in_drawer: Decimal | None  # the last close's retained float: the next opening float
+    blind: bool
+    session_url: str | None = None
+    main_open: bool = False  # for a sub-register: may it open now (rule 8)?
+    subs: list[RegisterCard] = field(default_factory=list)
+
+    @property
+    def expected_cash(self) -> Decimal | None:
+        return self.session.current_expected_cash if self.session else None
+
+
+def _register_cards(location: Location, role: str) -> list[RegisterCard]:
+    """Every register of the location, its open session and last close; subs under mains."""
+    last_close = TrackingSession.objects.filter(
+        register=OuterRef("pk"), status=TrackingSession.Status.CLOSED
+    ).order_by("-closed_at", "-id")
+    registers = list(
+        Register.objects.filter(location=location)
+        .select_related("main_register")
+        .annotate(
+            last_closed_at=Subquery(last_close.values("closed_at")[:1]),
+            last_retained_float=Subquery(last_close.values("retained_float")[:1]),
+        )
+        .order_by("name", "pk")
+    )
+    open_sessions = {
+        session.register_id: session
+        for session in TrackingSession.objects.filter(
+            location=location, status=TrackingSession.Status.OPEN
+        ).select_related("opened_by")
+    }
+    cards = {}
+    for register in registers:
+        session = open_sessions.get(register.pk)
+        cards[register.pk] = RegisterCard(
+            register=register,
+            session=session,
+            last_closed_at=register.last_closed_at,
+            left_in_drawer=register.last_retained_float,
+            blind=_is_blind(register, role),
+            session_url=_session_url(session.pk) if session else None,
+            main_open=register.main_register_id in open_sessions,
+        )
+    top = []
+    for register in registers:
+        card = cards[register.pk]
+        if register.is_sub and register.main_register_id in cards:
+            cards[register.main_register_id].subs.append(card)
+        else:
+            top.append(card)
+    return top
+
+
+def _flat(cards: list[RegisterCard]):
+    for card in cards:
+        yield card
+        yield from card.subs
 
 
 @login_required
-def registers(request):
-    return HttpResponse("registers")
+@require_http_methods(["GET", "HEAD"])
+def registers(request: HttpRequest) -> HttpResponse:
+    if not locations_for(request.user).exists():
+        return render(request, "no_locations.html", status=403)
+    chosen = request.GET.get("location", "")
+    asked = locations_for(request.user).filter(pk=chosen).first() if chosen.isdigit() else None
+    operated = locations_for(request.user, roles=OPERATOR_ROLES)
+    if not operated.exists() or (asked is not None and asked not in operated):
+        # A reader of reports at this location: say where their work is (403, not 404).
+        context = {"section": "operations", "location": asked}
+        return render(request, "sessions_app/no_access.html", context, status=403)
+    scope = scope_from_request(request, roles=OPERATOR_ROLES, allow_all=False)
+    location = scope.location
+    role = role_at(request.user, location)
+    cards = _register_cards(location, role)
+    context = {
+        "section": "operations",
+        "scope": scope,
+        "ranges": RANGES,
+        "hide_range": True,
+        "location": location,
+        "currency": location.currency,
+        "role": role,
+        "cards": cards,
+        "open_count": sum(1 for card in _flat(cards) if card.session),
+        "register_count": sum(1 for _card in _flat(cards)),
+        "is_manager": role == Membership.Role.MANAGER,
+        "admin_url": _admin_registers_url(request, location),
+    }
+    return render(request, "sessions_app/registers.html", context)
+
+
+def _admin_registers_url(request: HttpRequest, location: Location) -> str | None:
+    if not request.user.is_staff:
+        return None
+    try:
+        return (
+            reverse("admin:cashdrawer_register_changelist") + f"?location__id__exact={location.pk}"
+        )
+    except NoReverseMatch:
+        return None
+
+
+# --- opening -----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def open_session(request: HttpRequest, pk: int) -> HttpResponse:
+    register, _role = _register_for(request, pk)
+    location = register.location
+    if request.method != "POST" and open_session_of(register.pk):
+        messages.info(request, _("%(register)s is already open.") % {"register": register.name})
+        return redirect(_registers_url(location))
+    rows = count_rows(location.currency)
+    previous = services.previous_closing_float(register)
+    suggested = previous if previous is not None else register.default_float
+    status = 200
+    if request.method == "POST":
+        form = OpenSessionForm(request.POST, register=register, rows=rows)
+        if form.is_valid():
+            try:
+                session = services.open_session(
+                    register=register, **form.service_kwargs(), by=request.user
+                )
+            except CashdrawerError as error:
+                status = _service_error(form, error, OPEN_FIELDS)
+            else:
+                messages.success(request, _opened_message(session))
+                return redirect(_registers_url(location))
+        else:
+            status = 400
+    else:
+        initial = breakdown(suggested, rows)
+        if suggested is not None:
+            initial["opening_float"] = _plain(suggested, location.currency)
+        form = OpenSessionForm(initial=initial, register=register, rows=rows)
+    main_session = None
+    if register.is_sub:
+        main_session = open_session_of(register.main_register_id)
+    context = {
+        "section": "operations",
+        "register": register,
+        "location": location,
+        "currency": location.currency,
+        "form": form,
+        "previous": previous,
+        "suggested": suggested,
+        "main_open": main_session is not None,
+        "main_open_url": reverse("operations:open", args=[register.main_register_id])
+        if register.is_sub
+        else None,
+        "registers_url": _registers_url(location),
+    }
+    return render(request, "sessions_app/open.html", context, status=status)
+
+
+def _plain(amount: Decimal, currency: str) -> str:
+    """An amount for an input field, in the page's language (150,00 in German)."""
+    return number(amount, currency)
+
+
+def _opened_message(session: TrackingSession) -> str:
+    currency = session.location.currency
+    message = _("%(register)s is open with a float of %(amount)s.") % {
+        "register": session.register.name,
+        "amount": format_money(session.opening_float, currency),
+    }
+    if session.start_discrepancy:
+        message += " " + _("Start discrepancy %(amount)s against the previous closing float.") % {
+            "amount": format_money(session.start_discrepancy, currency, sign=True)
+        }
+    return message
+
+
+# --- adjusting ---------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def adjust(request: HttpRequest, pk: int) -> HttpResponse:
+    session, role = _session_for(request, pk)
+    location = session.location
+    status = 200
+    if request.method == "POST":
+        form = AdjustmentForm(request.POST)
+        if form.is_valid():
+            try:
+                adjustment = services.adjust_float(
+                    session=session,
+                    direction=form.cleaned_data["direction"],
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                )
+            except CashdrawerError as error:
+                status = _service_error(form, error, ADJUST_FIELDS)
+            else:
+                template = (
+                    _("%(amount)s put into %(register)s: %(reason)s.")
+                    if adjustment.direction == "in"
+                    else _("%(amount)s taken from %(register)s: %(reason)s.")
+                )
+                messages.success(
+                    request,
+                    template
+                    % {
+                        "amount": format_money(adjustment.amount, location.currency),
+                        "register": session.register.name,
+                        "reason": adjustment.reason,
+                    },
+                )
+                return redirect(_registers_url(location))
+        else:
+            status = 400
+    else:
+        form = AdjustmentForm(initial={"direction": "in"})
+    context = {
+        "section": "operations",
+        "session": session,
+        "register": session.register,
+        "location": location,
+        "currency": location.currency,
+        "form": form,
+        "blind": _is_blind(session.register, role),
+        "session_url": _session_url(session.pk),
+        "registers_url": _registers_url(location),
+    }
+    return render(request, "sessions_app/adjust.html", context, status=status)
+
+
+# --- counting and closing ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def close(request: HttpRequest, pk: int) -> HttpResponse:
+    session, role = _session_for(request, pk)
+    register = session.register
+    location = session.location
+    if request.method != "POST" and not session.is_open:
+        messages.info(request, _("This session is already closed."))
+        return redirect(_session_url(session.pk) or _registers_url(location))
+    rows = count_rows(location.currency)
+    status = 200
+    if request.method == "POST":
+        form = CloseSessionForm(request.POST, register=register, rows=rows)
+        if form.is_valid():
+            try:
+                closed = services.close_session(
+                    session=session, **form.service_kwargs(), by=request.user
+                )
+            except CashdrawerError as error:
+                status = _service_error(form, error, CLOSE_FIELDS)
+                session.refresh_from_db()
+            else:
+                messages.success(request, _closed_message(closed, blind=_is_blind(register, role)))
+                return redirect(_session_url(closed.pk) or _registers_url(location))
+        else:
+            status = 400
+    else:
+        initial = {}
+        if register.default_float is not None:
+            initial["retained_float"] = _plain(register.default_float, location.currency)
+        form = CloseSessionForm(initial=initial, register=register, rows=rows)
+    blind = _is_blind(register, role)
+    context = {
+        "section": "operations",
+        "session": session,
+        "register": register,
+        "location": location,
+        "currency": location.currency,
+        "form": form,
+        "blind": blind,
+        "session_url": _session_url(session.pk),
+        "registers_url": _registers_url(location),
+        **_shared_closing(session),
+    }
+    return render(request, "sessions_app/close.html", context, status=status)
+
+
+def _shared_closing(session: TrackingSession) -> dict:
+    """For a main session: what each closed sub transferred, and which subs are still open."""
+    if not session.register.is_main:
+        return {"transfers": [], "open_subs": []}
+    transfers = list(
+        session.transfers_in.select_related("sub_session__register").order_by("created_at", "id")
+    )
+    open_subs = [
+        {"session": sub, "close_url": reverse("operations:close", args=[sub.pk])}
+        for sub in session.sub_sessions.filter(status=TrackingSession.Status.OPEN)
+        .select_related("register")
+        .order_by("register__name")
+    ]
+    return {"transfers": transfers, "open_subs": open_subs}
+
+
+def _closed_message(session: TrackingSession, *, blind: bool) -> str:
+    currency = session.location.currency
+    name = session.register.name
+    if session.register.is_sub:
+        if blind:  # the main register is still to be counted blind
+            return _("%(register)s is closed: its cash went to %(main)s, to be counted there.") % {
+                "register": name,
+                "main": session.register.main_register.name,
+            }
+        return _("%(register)s is closed: %(amount)s went to %(main)s, to be counted there.") % {
+            "register": name,
+            "amount": format_money(session.expected_cash, currency),
+            "main": session.register.main_register.name,
+        }
+    if session.counted_cash is None:
+        return _(
+            "%(register)s is closed without a count (expected cash %(expected)s); "
+            "it is reported as not counted."
+        ) % {"register": name, "expected": format_money(session.expected_cash, currency)}
+    figures = {
+        "register": name,
+        "counted": format_money(session.counted_cash, currency),
+        "expected": format_money(session.expected_cash, currency),
+        "difference": format_money(abs(session.end_discrepancy), currency),
+    }
+    if session.end_discrepancy < 0:
+        text = _(
+            "%(register)s is closed. Counted %(counted)s, expected %(expected)s: "
+            "%(difference)s short."
+        )
+    elif session.end_discrepancy > 0:
+        text = _(
+            "%(register)s is closed. Counted %(counted)s, expected %(expected)s: "
+            "%(difference)s over."
+        )
+    else:
+        text = _("%(register)s is closed. Counted %(counted)s, exactly as expected.")
+    return text % figures
