@@ -17,7 +17,7 @@ from django.contrib.auth.admin import UserAdmin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from cashdrawer.models import AuditEntry, Denomination, Location, Membership, Register
+from cashdrawer.models import ApiToken, AuditEntry, Denomination, Location, Membership, Register
 from cashdrawer.money import format_amount
 
 # --- helpers shared with sessions_app/admin.py -----------------------------------------
@@ -212,3 +212,53 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_select_related = ["user"]
     date_hierarchy = "at"
     fields = ["at", "user", "action", "object_type", "object_id", "data"]
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(NoChangesMixin, admin.ModelAdmin):
+    """API tokens: listed and revoked here, never created or edited (a manager issues a
+    device token through the API, where its secret is shown once). Only the first
+    characters of a secret are known; its hash is not shown."""
+
+    list_display = [
+        "prefix_display",
+        "kind",
+        "name",
+        "register",
+        "user",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter), "register__location"]
+    search_fields = ["name", "prefix", "user__username", "register__name"]
+    list_select_related = ["user", "register__location"]
+    fields = [
+        "kind",
+        "name",
+        "prefix",
+        "register",
+        "user",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+    readonly_fields = fields
+    actions = ["revoke"]
+
+    @admin.display(description="token")
+    def prefix_display(self, obj: ApiToken) -> str:
+        return f"{obj.prefix}…"
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        from cashdrawer.authentication import revoke_token
+
+        tokens = list(queryset.filter(revoked_at__isnull=True))
+        for token in tokens:
+            revoke_token(token=token, by=request.user)
+        self.message_user(request, f"{len(tokens)} token(s) revoked.")

@@ -2,8 +2,49 @@
 
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from cashdrawer.api import views
+from cashdrawer.api.base import not_found
+from sessions_app import api as sessions_api
+
+router = SimpleRouter()
+router.register("locations", views.LocationViewSet, basename="location")
+router.register("registers", views.RegisterViewSet, basename="register")
+router.register("denominations", views.DenominationViewSet, basename="denomination")
+
+v1 = [
+    path("auth/token/", views.AuthTokenView.as_view(), name="auth-token"),
+    path(
+        "registers/<int:pk>/device-tokens/",
+        views.RegisterDeviceTokensView.as_view(),
+        name="register-device-tokens",
+    ),
+    path("device-tokens/<int:pk>/", views.DeviceTokenView.as_view(), name="device-token"),
+    path("sessions/", sessions_api.SessionListView.as_view(), name="session-list"),
+    path("sessions/<int:pk>/", sessions_api.SessionDetailView.as_view(), name="session-detail"),
+    path(
+        "sessions/<int:pk>/adjustments/",
+        sessions_api.AdjustmentCreateView.as_view(),
+        name="session-adjustments",
+    ),
+    path("sessions/<int:pk>/close/", sessions_api.SessionCloseView.as_view(), name="session-close"),
+    path("transactions/", sessions_api.TransactionListView.as_view(), name="transaction-list"),
+    path(
+        "transactions/<int:pk>/",
+        sessions_api.TransactionDetailView.as_view(),
+        name="transaction-detail",
+    ),
+    *router.urls,
+]
 
 urlpatterns = [
+    path("v1/", include(v1)),
     path("v1/reports/", include("reports.api_urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ answers a JSON 404 like the API's own, not an HTML page.
+    re_path(r"^.*$", not_found),
 ]

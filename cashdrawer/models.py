@@ -313,3 +313,106 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} #{self.object_id}"
+
+
+class ApiToken(models.Model):
+    """An API credential: a user token, or a device token bound to one register.
+
+    Only a SHA-256 digest of the secret is stored; the secret itself is shown once, when
+    the token is issued. The secrets are 256-bit random strings, so a fast hash is enough:
+    a slow password hash (PBKDF2) protects guessable passwords from brute force, which a
+    random 256-bit secret does not need, and it would cost every API request its work.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", _("user token")
+        DEVICE = "device", _("device token")
+
+    kind = models.CharField(_("kind"), max_length=6, choices=Kind)
+    # The staff member the token acts as: its owner, or for a device token the manager
+    # who created it (so every action of a terminal names a real staff member).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
+    )
+    register = models.ForeignKey(
+        Register,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="device_tokens",
+        verbose_name=_("register"),
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    # The first characters of the secret, to recognise a token in lists; not a secret.
+    prefix = models.CharField(_("prefix"), max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("revoked by"),
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="device") & Q(register__isnull=False))
+                | (Q(kind="user") & Q(register__isnull=True)),
+                name="api_token_device_has_register",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["user", "device"]), name="api_token_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.prefix}… ({self.name or self.user})"
+
+    @property
+    def is_device_token(self) -> bool:
+        return self.kind == self.Kind.DEVICE
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class IdempotencyRecord(models.Model):
+    """The response to a POST that carried an Idempotency-Key, kept to answer its repeats.
+
+    Written in the same database transaction as the request's effect: the row is
+    inserted first (the unique index makes a concurrent twin wait for this transaction),
+    and it is committed together with the effect, or rolled back with it.
+    """
+
+    # Who sent it: "token:<id>" or "user:<id>" (session cookie); keys of different
+    # credentials never meet.
+    identity = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    # SHA-256 of the method, the path and the canonical JSON body.
+    fingerprint = models.CharField(max_length=64)
+    # Filled in before the transaction commits; a committed record always has them.
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(fields=["identity", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.identity} {self.key}"

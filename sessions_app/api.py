@@ -1,0 +1,527 @@
+"""Session endpoints of the API: open, read, adjust, close, and transactions.
+
+Each view fetches its objects scoped to the credentials (cashdrawer/selectors.py: another
+location's answer 404), checks the role and a device token's register (403), checks the
+shape of the body (400), calls one service of sessions_app/services.py, and answers. The
+services hold every rule; their errors become 400/409 in cashdrawer/exception_handler.py.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, Sum
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from cashdrawer import selectors
+from cashdrawer.api.base import (
+    MAX_ID,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    AmountInput,
+    AwareDateTimeField,
+    CountInput,
+    CountLineSerializer,
+    MoneyField,
+    MoneyModelSerializer,
+    MoneySerializer,
+    StaffSerializer,
+    TextField,
+    errors,
+)
+from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
+from cashdrawer.models import Register
+from cashdrawer.money import format_amount, quantize
+from cashdrawer.permissions import (
+    check_operator,
+    check_register,
+    device_register_id,
+    role_for,
+    sees_blind_figures,
+)
+from sessions_app import services
+from sessions_app.filters import SessionFilter, TransactionFilter
+from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
+
+POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
+
+# With blind close, whoever counts must not learn the expected cash before submitting the
+# count: not the figure itself, nor the figures it is summed from that the counter does
+# not already know. Hidden: everything derived from the transactions (cash sales and
+# refunds, the totals and sales by method, which contain the cash ones) and the cash
+# transferred from sub-registers. Shown: what the staff entered themselves (the opening
+# float and its count, the adjustments) and the start discrepancy.
+BLIND_FIELDS = (
+    "cash_sales",
+    "cash_refunds",
+    "net_cash",
+    "sub_register_cash",
+    "own_expected_cash",
+    "expected_cash",
+    "total_sales",
+    "total_refunds",
+    "sales_by_method",
+)
+
+
+# --- serializers: out ------------------------------------------------------------------
+
+
+class AdjustmentSerializer(MoneyModelSerializer):
+    amount = MoneyField(read_only=True)
+    created_by = StaffSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Adjustment
+        fields = ["id", "session", "direction", "amount", "reason", "created_at", "created_by"]
+        read_only_fields = fields
+
+    def currency_of(self, adjustment: Adjustment) -> str | None:
+        return None if self.parent is not None else adjustment.session.location.currency
+
+
+class CountsSerializer(serializers.Serializer):
+    opening = CountLineSerializer(many=True)
+    closing = CountLineSerializer(many=True)
+
+
+class SessionSerializer(MoneySerializer):
+    """What a session shows (DOMAIN.md rule 7). Figures hidden by blind close are null."""
+
+    id = serializers.IntegerField(read_only=True)
+    register = serializers.IntegerField(source="register_id", read_only=True)
+    location = serializers.IntegerField(source="location_id", read_only=True)
+    status = serializers.ChoiceField(choices=TrackingSession.Status.choices, read_only=True)
+    opened_at = serializers.DateTimeField(read_only=True)
+    opened_by = StaffSerializer(read_only=True, allow_null=True)
+    opened_automatically = serializers.BooleanField(read_only=True)
+    opening_float = MoneyField(read_only=True)
+    opening_note = serializers.CharField(read_only=True)
+    previous_closing_float = MoneyField(
+        read_only=True, allow_null=True, help_text="Null for the register's first session."
+    )
+    start_discrepancy = MoneyField(read_only=True)
+    cash_sales = MoneyField(read_only=True, allow_null=True)
+    cash_refunds = MoneyField(read_only=True, allow_null=True)
+    net_cash = MoneyField(read_only=True, allow_null=True)
+    adjustments_in = MoneyField(read_only=True)
+    adjustments_out = MoneyField(read_only=True)
+    sub_register_cash = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="Main register: cash transferred from its closed sub sessions; else 0.",
+    )
+    own_expected_cash = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="Expected cash of this register alone (expected_cash - sub_register_cash).",
+    )
+    expected_cash = MoneyField(
+        source="current_expected_cash",
+        read_only=True,
+        allow_null=True,
+        help_text="So far while open; at close when closed. Null under blind close.",
+    )
+    total_sales = MoneyField(read_only=True, allow_null=True)
+    total_refunds = MoneyField(read_only=True, allow_null=True)
+    sales_by_method = serializers.SerializerMethodField()
+    closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    closed_by = StaffSerializer(read_only=True, allow_null=True)
+    closing_note = serializers.CharField(read_only=True)
+    counted_cash = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
+    end_discrepancy = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
+    retained_float = MoneyField(read_only=True, allow_null=True)
+    cash_removed = MoneyField(read_only=True, allow_null=True)
+    total_discrepancy = MoneyField(read_only=True)
+    main_session = serializers.IntegerField(
+        source="main_session_id", read_only=True, allow_null=True, help_text="Sub sessions only."
+    )
+    adjustments = AdjustmentSerializer(many=True, read_only=True)
+    counts = serializers.SerializerMethodField()
+
+    def currency_of(self, session: TrackingSession) -> str:
+        return session.location.currency
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
+    def get_sales_by_method(self, session: TrackingSession) -> dict[str, str]:
+        known = self.context.get("sales_by_method")
+        by_method = (
+            known.get(session.pk, {})
+            if known is not None
+            else sales_by_method([session]).get(session.pk, {})
+        )
+        return {
+            method: format_amount(amount, self._currency) for method, amount in by_method.items()
+        }
+
+    @extend_schema_field(CountsSerializer)
+    def get_counts(self, session: TrackingSession) -> dict[str, list]:
+        lines = {stage: [] for stage in CountLine.Stage.values}
+        for line in session.counts.all():
+            lines[line.stage].append(
+                {"value": format_amount(line.value, self._currency), "quantity": line.quantity}
+            )
+        return lines
+
+    def to_representation(self, session: TrackingSession) -> dict[str, Any]:
+        data = super().to_representation(session)
+        if is_blind(session) and not self._sees(session):
+            data.update(dict.fromkeys(BLIND_FIELDS))
+        return data
+
+    def _sees(self, session: TrackingSession) -> bool:
+        request = self.context.get("request")
+        return request is not None and sees_blind_figures(request, session.location_id)
+
+
+def is_blind(session: TrackingSession) -> bool:
+    """Whether blind close hides the expected cash of this session now: its own register
+    counts blind and it is open, or it is a sub session whose cash will be counted at a
+    main register that counts blind and whose session is still open."""
+    if session.is_open and session.register.blind_close:
+        return True
+    main = session.main_session
+    return main is not None and main.is_open and main.register.blind_close
+
+
+def sales_by_method(sessions: Iterable[TrackingSession]) -> dict[int, dict[str, Decimal]]:
+    """Sales per payment method of each session, in one query."""
+    rows = (
+        Transaction.objects.filter(session__in=[s.pk for s in sessions], kind="sale")
+        .values("session_id", "payment_method")
+        .annotate(total=Sum("amount"))
+        .order_by("session_id", "payment_method")
+    )
+    result: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        result[row["session_id"]][row["payment_method"]] = quantize(row["total"])
+    return result
+
+
+class TransactionSerializer(MoneySerializer):
+    # Declared field by field, not a ModelSerializer: it answers every POS sale, and
+    # building the fields from the model again on each request is a noticeable cost.
+    id = serializers.IntegerField(read_only=True)
+    session = serializers.IntegerField(source="session_id", read_only=True, allow_null=True)
+    register = serializers.IntegerField(source="register_id", read_only=True)
+    kind = serializers.ChoiceField(choices=Transaction.Kind.choices, read_only=True)
+    payment_method = serializers.CharField(read_only=True)
+    amount = MoneyField(read_only=True)
+    occurred_at = serializers.DateTimeField(read_only=True)
+    received_at = serializers.DateTimeField(read_only=True)
+    external_id = serializers.CharField(read_only=True, allow_null=True)
+    late = serializers.BooleanField(read_only=True)
+
+    def currency_of(self, transaction: Transaction) -> str:
+        return transaction.register.location.currency
+
+
+# --- serializers: in (shape only; the services check the rest) -------------------------
+
+
+class RegisterRefSerializer(serializers.Serializer):
+    register = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class OpenSessionRequestSerializer(RegisterRefSerializer):
+    opening_float = AmountInput(required=False, allow_null=True)
+    opening_counts = CountInput(required=False, allow_null=True)
+    note = TextField(required=False, allow_blank=True)
+
+
+class AdjustmentRequestSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=Adjustment.Direction.choices)
+    amount = AmountInput()
+    reason = TextField(allow_blank=True)
+
+
+class CloseRequestSerializer(serializers.Serializer):
+    counted_cash = AmountInput(required=False, allow_null=True)
+    counts = CountInput(required=False, allow_null=True)
+    retained_float = AmountInput(required=False, allow_null=True)
+    note = TextField(required=False, allow_blank=True)
+
+
+class TransactionRequestSerializer(RegisterRefSerializer):
+    kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
+    payment_method = TextField(allow_blank=True, help_text='"cash", "card" or another name.')
+    amount = AmountInput()
+    occurred_at = AwareDateTimeField(required=False, allow_null=True)
+    external_id = TextField(required=False, allow_null=True, allow_blank=True)
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _register_in_body(request: Any) -> Register:
+    """The register a POST acts on: visible (else 404), and the device's own (else 403)."""
+    register_id = _valid(RegisterRefSerializer, request)["register"]
+    if device_register_id(request) == register_id:
+        # A terminal posting to its own register, the hot path: the authentication loaded
+        # the register; it is visible while the token's user has a role at its location.
+        register = request.auth.register
+        if role_for(request, register.location_id) is None:
+            raise NotFound(_("No such register."))
+        return register
+    register = selectors.registers_for(request.user).filter(pk=register_id).first()
+    if register is None:
+        raise NotFound(_("No such register."))
+    return register
+
+
+# --- views -----------------------------------------------------------------------------
+
+
+def _session_queryset(request: Any):
+    return (
+        selectors.sessions_for(request.user)
+        .select_related(
+            "register__location",
+            "register__main_register",
+            "location",
+            "opened_by",
+            "closed_by",
+            "main_session__register",
+        )
+        .prefetch_related(
+            Prefetch("adjustments", Adjustment.objects.select_related("created_by")),
+            Prefetch("counts", CountLine.objects.order_by("stage", "-value")),
+        )
+    )
+
+
+def _session_data(request: Any, session: TrackingSession) -> dict[str, Any]:
+    fresh = _session_queryset(request).get(pk=session.pk)
+    return SessionSerializer(fresh, context={"request": request}).data
+
+
+class SessionListView(generics.ListAPIView):
+    serializer_class = SessionSerializer
+    filterset_class = SessionFilter
+    device_allowed = True
+
+    def get_queryset(self):
+        sessions = _session_queryset(self.request).order_by("-opened_at", "-id")
+        register_id = device_register_id(self.request)
+        if register_id is not None:  # a terminal reads its own register's sessions
+            sessions = sessions.filter(register_id=register_id)
+        return sessions
+
+    @extend_schema(
+        summary="Sessions",
+        description="Device tokens see their own register's sessions only. `opened_from` and "
+        "`opened_to` are local dates of each session's location, both inclusive.",
+        responses={200: SessionSerializer, **errors(*READ_ERRORS)},
+    )
+    def get(self, request, *args, **kwargs):
+        sessions = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "sales_by_method": sales_by_method(sessions)}
+        data = SessionSerializer(sessions, many=True, context=context).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        summary="Open a session by hand",
+        description='Give the opening float as a total (`"opening_float": "150.00"`) or as a '
+        'count (`"opening_counts": [{"value": "50.00", "quantity": 3}]`). 409 codes: '
+        "`session_already_open`, `main_session_not_open`, `cash_tracking_off`.",
+        request=OpenSessionRequestSerializer,
+        responses={201: SessionSerializer, **errors(*WRITE_ERRORS)},
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        register = _register_in_body(request)
+        check_operator(request, register.location_id, register.pk)
+        body = _valid(OpenSessionRequestSerializer, request)
+        session = services.open_session(
+            register=register,
+            opening_float=body.get("opening_float"),
+            opening_counts=body.get("opening_counts"),
+            note=body.get("note", ""),
+            by=request.user,
+        )
+        return Response(_session_data(request, session), status=status.HTTP_201_CREATED)
+
+
+class SessionDetailView(generics.RetrieveAPIView):
+    serializer_class = SessionSerializer
+    device_allowed = True
+
+    def get_queryset(self):
+        return _session_queryset(self.request)
+
+    def get_object(self) -> TrackingSession:
+        session = super().get_object()
+        check_register(self.request, session.register_id)
+        return session
+
+    @extend_schema(
+        summary="One session", responses={200: SessionSerializer, **errors(*READ_ERRORS)}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class SessionActionView(generics.GenericAPIView):
+    """An action on one session by someone who operates its register."""
+
+    device_allowed = True
+
+    def get_queryset(self):
+        return selectors.sessions_for(self.request.user).select_related(
+            "register__main_register", "location"
+        )
+
+    def get_object(self) -> TrackingSession:
+        session = super().get_object()
+        check_operator(self.request, session.location_id, session.register_id)
+        return session
+
+
+class AdjustmentCreateView(SessionActionView):
+    serializer_class = AdjustmentRequestSerializer
+
+    @extend_schema(
+        summary="Put cash into or take it out of the drawer",
+        description="409 `session_closed` when the session is closed.",
+        request=AdjustmentRequestSerializer,
+        responses={201: AdjustmentSerializer, **errors(*WRITE_ERRORS)},
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        session = self.get_object()
+        body = _valid(AdjustmentRequestSerializer, request)
+        adjustment = services.adjust_float(
+            session=session,
+            direction=body["direction"],
+            amount=body["amount"],
+            reason=body["reason"],
+            by=request.user,
+        )
+        data = AdjustmentSerializer(adjustment, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class SessionCloseView(SessionActionView):
+    serializer_class = CloseRequestSerializer
+
+    @extend_schema(
+        summary="Close a session, with or without a count",
+        description='Count as a total (`"counted_cash": "200.00"`, registers that count as a '
+        'total) or by denominations (`"counts": [{"value": "50.00", "quantity": 4}]`), or '
+        "give neither (not counted). `retained_float` defaults to the register's default "
+        "float, at most the counted (or expected) cash. A sub-register is never counted: its "
+        "expected cash goes to its main register's session. 409 codes: `session_closed`, "
+        "`sub_sessions_open` (the detail names the open sub-registers). The answer shows "
+        "every figure, also under blind close: the count is final once submitted.",
+        request=CloseRequestSerializer,
+        responses={200: SessionSerializer, **errors(*WRITE_ERRORS)},
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        session = self.get_object()
+        body = _valid(CloseRequestSerializer, request)
+        closed = services.close_session(
+            session=session,
+            counted=body.get("counted_cash"),
+            counts=body.get("counts"),
+            retained_float=body.get("retained_float"),
+            note=body.get("note", ""),
+            by=request.user,
+        )
+        return Response(_session_data(request, closed))
+
+
+def _transaction_queryset(request: Any):
+    visible = Transaction.objects.filter(
+        register__in=selectors.registers_for(request.user)
+    ).select_related("register__location")
+    register_id = device_register_id(request)
+    if register_id is not None:
+        visible = visible.filter(register_id=register_id)
+    return visible
+
+
+class TransactionListView(generics.ListAPIView):
+    serializer_class = TransactionSerializer
+    filterset_class = TransactionFilter
+    device_allowed = True
+
+    def get_queryset(self):
+        return _transaction_queryset(self.request).order_by("occurred_at", "id")
+
+    @extend_schema(
+        summary="Transactions",
+        description="Device tokens see their own register's transactions only.",
+        responses={200: TransactionSerializer, **errors(*READ_ERRORS)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Post a sale or a refund",
+        description="With no open session on the register one is opened automatically first "
+        "(its float: the previous closing float). A repeat of an `external_id` already "
+        "recorded on the register answers the first transaction with 200 and changes "
+        "nothing. A transaction that occurred during an already closed session is kept on "
+        'the current one with `"late": true`. 409 codes: `main_session_not_open` (a '
+        "sub-register whose main register has no open session: keep it, send it again).",
+        request=TransactionRequestSerializer,
+        responses={
+            201: TransactionSerializer,
+            200: OpenApiResponse(
+                TransactionSerializer, description="The external_id was already recorded."
+            ),
+            **errors(*WRITE_ERRORS),
+        },
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        register = _register_in_body(request)
+        check_operator(request, register.location_id, register.pk)
+        body = _valid(TransactionRequestSerializer, request)
+        recorded = services.record_transaction(
+            register=register,
+            kind=body["kind"],
+            payment_method=body["payment_method"],
+            amount=body["amount"],
+            occurred_at=body.get("occurred_at"),
+            external_id=body.get("external_id"),
+            by=request.user,
+        )
+        data = TransactionSerializer(recorded.transaction, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED if recorded.created else 200)
+
+
+class TransactionDetailView(generics.RetrieveAPIView):
+    serializer_class = TransactionSerializer
+    device_allowed = True
+
+    def get_queryset(self):
+        return Transaction.objects.filter(
+            register__in=selectors.registers_for(self.request.user)
+        ).select_related("register__location")
+
+    def get_object(self) -> Transaction:
+        transaction = super().get_object()
+        check_register(self.request, transaction.register_id)
+        return transaction
+
+    @extend_schema(
+        summary="One transaction", responses={200: TransactionSerializer, **errors(*READ_ERRORS)}
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
