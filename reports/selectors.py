@@ -7,16 +7,18 @@ cannot disagree. They read the figures stored on each session, one row per sessi
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from cashdrawer.models import Location, Register
 from cashdrawer.money import ZERO, quantize
-from sessions_app.models import TrackingSession
+from sessions_app.models import Adjustment, ClosingTransfer, TrackingSession, Transaction
 
 
 def _money_sum(column: str, filter: Q | None = None) -> Coalesce:
@@ -141,3 +143,131 @@ def session_list(
     """One row per session, in one of the orderings the overview offers."""
     order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
     return sessions.select_related("register", "location").order_by(*order)
+
+
+# --- per location, for "all locations" views and their CSV files ------------------------
+
+
+def discrepancy_by_location(
+    locations: Iterable[Location], first: dt.date, last: dt.date
+) -> Iterator[tuple[Location, DiscrepancyOverview]]:
+    """One discrepancy overview per location, each exactly the one its own page shows.
+
+    A sum over locations is not offered: they may keep different currencies.
+    """
+    for location in locations:
+        yield location, discrepancy_overview(sessions_in_range([location], first, last))
+
+
+def cash_payments_by_location(
+    locations: Iterable[Location], first: dt.date, last: dt.date
+) -> Iterator[tuple[Location, CashPaymentsOverview]]:
+    for location in locations:
+        yield location, cash_payments_overview(sessions_in_range([location], first, last))
+
+
+# --- the cash journal -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One record of money of a session: a transaction, an adjustment or a closing transfer."""
+
+    at: dt.datetime
+    type: str  # sale, refund, adjustment_in, adjustment_out, closing_transfer
+    record_id: int
+    session: TrackingSession  # for a closing transfer: the sub session it closes
+    amount: Decimal
+    staff: Any = None
+    payment_method: str | None = None
+    reason: str = ""
+    external_id: str | None = None
+    late: bool | None = None
+    received_at: dt.datetime | None = None
+    to_session: TrackingSession | None = None  # a closing transfer's main session
+
+
+JOURNAL_TYPES = ("sale", "refund", "adjustment_in", "adjustment_out", "closing_transfer")
+
+
+def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[JournalEntry]:
+    rows = (
+        Transaction.objects.filter(session__in=session_ids)
+        .select_related("session__register", "session__location", "recorded_by")
+        .order_by("occurred_at", "id")
+    )
+    for row in rows.iterator(chunk_size=chunk_size):
+        yield JournalEntry(
+            at=row.occurred_at,
+            type=row.kind,
+            record_id=row.pk,
+            session=row.session,
+            amount=row.amount,
+            staff=row.recorded_by,
+            payment_method=row.payment_method,
+            external_id=row.external_id,
+            late=row.late,
+            received_at=row.received_at,
+        )
+
+
+def _journal_adjustments(session_ids: QuerySet, chunk_size: int) -> Iterator[JournalEntry]:
+    rows = (
+        Adjustment.objects.filter(session__in=session_ids)
+        .select_related("session__register", "session__location", "created_by")
+        .order_by("created_at", "id")
+    )
+    for row in rows.iterator(chunk_size=chunk_size):
+        yield JournalEntry(
+            at=row.created_at,
+            type=f"adjustment_{row.direction}",
+            record_id=row.pk,
+            session=row.session,
+            amount=row.amount,
+            staff=row.created_by,
+            reason=row.reason,
+        )
+
+
+def _journal_transfers(session_ids: QuerySet, chunk_size: int) -> Iterator[JournalEntry]:
+    rows = (
+        ClosingTransfer.objects.filter(sub_session__in=session_ids)
+        .select_related(
+            "sub_session__register",
+            "sub_session__location",
+            "main_session__register",
+            "created_by",
+        )
+        .order_by("created_at", "id")
+    )
+    for row in rows.iterator(chunk_size=chunk_size):
+        yield JournalEntry(
+            at=row.created_at,
+            type="closing_transfer",
+            record_id=row.pk,
+            session=row.sub_session,
+            amount=row.amount,
+            staff=row.created_by,
+            to_session=row.main_session,
+        )
+
+
+def cash_journal(
+    sessions: QuerySet[TrackingSession], *, chunk_size: int = 2000
+) -> Iterator[JournalEntry]:
+    """Every transaction, adjustment and closing transfer of `sessions`, in time order.
+
+    A closing transfer belongs to the sub session it closes. Three ordered streams are
+    merged, each read in chunks, so a year of a busy chain is never held in memory; on a
+    tie in time, transactions come before adjustments before transfers, then by id.
+    """
+    session_ids = sessions.order_by().values("pk")
+    streams = [
+        _journal_transactions(session_ids, chunk_size),
+        _journal_adjustments(session_ids, chunk_size),
+        _journal_transfers(session_ids, chunk_size),
+    ]
+    rank = {name: number for number, name in enumerate(JOURNAL_TYPES)}
+    rank["refund"] = rank["sale"]
+    rank["adjustment_out"] = rank["adjustment_in"]
+    return heapq.merge(*streams, key=lambda entry: (entry.at, rank[entry.type], entry.record_id))

@@ -2,7 +2,9 @@
 
 Sessions, transactions, adjustments, counts, transfers and corrections change only
 through sessions_app/services.py (which checks the rules, locks and writes the audit
-log), so here they can be found and read but never added, edited or deleted.
+log), so here they can be found and read but never added, edited or deleted. The session
+list filters by location, local date range and status, and exports the selected sessions
+with the same CSV code as the API (reports/exports.py).
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
 from django.utils.html import format_html_join
 
 from cashdrawer.admin import ReadOnlyAdmin, ReadOnlyTabularInline, local_time, money
+from cashdrawer.models import Location
+from cashdrawer.scope import RANGES, resolve_period
+from reports import exports
+from reports.selectors import local_day_bounds, session_list
 from sessions_app.models import (
     Adjustment,
     ClosingTransfer,
@@ -186,6 +194,81 @@ def _session_money(field: str, description: str):
     return display
 
 
+class OpenedFilter(admin.SimpleListFilter):
+    """Sessions opened on local days of their own location, as the overviews count them.
+
+    The ranges are the back-office page's (cashdrawer.scope); "today" is each location's
+    own today. A custom range is `?opened_from=YYYY-MM-DD&opened_to=YYYY-MM-DD` (the
+    admin index has a form for it).
+    """
+
+    title = "opened"
+    parameter_name = "opened"
+    custom_parameters = ("opened_from", "opened_to")
+
+    def __init__(self, request, params, model, model_admin):
+        # Popped before the changelist would take them for lookups on fields.
+        custom = {name: params.pop(name)[-1] for name in self.custom_parameters if name in params}
+        super().__init__(request, params, model, model_admin)
+        self.used_parameters.update(custom)
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin):
+        return [(key, label) for key, label in RANGES.items() if key != "custom"]
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name, *self.custom_parameters]
+
+    def _params(self) -> dict[str, str] | None:
+        if any(self.used_parameters.get(name) for name in self.custom_parameters):
+            return {
+                "range": "custom",
+                "from": self.used_parameters.get("opened_from", ""),
+                "to": self.used_parameters.get("opened_to", ""),
+            }
+        if self.value() in RANGES:
+            return {"range": self.value()}
+        return None
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        params = self._params()
+        if params is None:
+            return queryset
+        now = timezone.now()
+        condition = Q(pk__in=[])
+        for location in Location.objects.all():
+            period = resolve_period(params, now.astimezone(location.tzinfo).date())
+            if period.error:
+                # The changelist answers this with its "invalid filter" page (?e=1)
+                # rather than quietly showing another range.
+                raise IncorrectLookupParameters(period.error)
+            start, end = local_day_bounds(location, period.first, period.last)
+            condition |= Q(location=location, opened_at__gte=start, opened_at__lt=end)
+        return queryset.filter(condition)
+
+    def choices(self, changelist):
+        custom = self._params() if self.value() is None else None
+        everything = [self.parameter_name, *self.custom_parameters]
+        yield {
+            "selected": self.value() is None and custom is None,
+            "query_string": changelist.get_query_string(remove=everything),
+            "display": "Any date",
+        }
+        for key, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == key,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: key}, remove=self.custom_parameters
+                ),
+                "display": label,
+            }
+        if custom is not None:
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+                "display": f"{custom['from'] or '…'} – {custom['to'] or '…'}",
+            }
+
+
 @admin.register(TrackingSession)
 class TrackingSessionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -201,7 +284,8 @@ class TrackingSessionAdmin(ReadOnlyAdmin):
         "counted_display",
         "total_discrepancy_display",
     ]
-    list_filter = ["location", "status", "opened_automatically", "register__role"]
+    list_filter = ["location", OpenedFilter, "status", "opened_automatically", "register__role"]
+    actions = ["export_csv", "export_csv_excel_eu"]
     search_fields = [
         "register__name",
         "register__code",
@@ -302,6 +386,29 @@ class TrackingSessionAdmin(ReadOnlyAdmin):
         if not obj.register.is_main:
             hidden |= {SubSessionInline, TransfersInInline}
         return [inline for inline in self.inlines if inline not in hidden]
+
+    @admin.action(description="Export CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
+        return self._export(queryset, "excel")
+
+    @admin.action(
+        description="Export CSV for Excel in Dutch or German (; and decimal commas)",
+        permissions=["view"],
+    )
+    def export_csv_excel_eu(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> StreamingHttpResponse:
+        return self._export(queryset, "excel-eu")
+
+    @staticmethod
+    def _export(queryset: QuerySet, dialect: str) -> StreamingHttpResponse:
+        """The selected sessions as sessions.csv: the API's columns, rows and order."""
+        return exports.csv_response(
+            filename=f"sessions_admin_{timezone.now():%Y-%m-%d_%H%M}.csv",
+            header=exports.SESSION_COLUMNS,
+            rows=exports.session_rows(session_list(queryset)),
+            dialect=exports.DIALECTS[dialect],
+        )
 
     @admin.display(description="opened at", ordering="opened_at")
     def opened_local(self, obj: TrackingSession) -> str:

@@ -137,3 +137,11 @@ def query(context, **changes) -> str:
         else:
             params[name] = str(value)
     return "?" + params.urlencode() if params else "?"
+
+
+@register.simple_tag(takes_context=True)
+def report_locations(context):
+    """The locations whose overviews the user may read (the admin index links to them)."""
+    from cashdrawer.selectors import REPORT_ROLES, locations_for
+
+    return locations_for(context["request"].user, roles=REPORT_ROLES).order_by("name")

@@ -1,0 +1,350 @@
+"""The report endpoints of the API: two JSON overviews and four streamed CSV downloads.
+
+Who reads what: managers and accountants of a location (a superuser everywhere). A cashier
+or a device token answers 403; a location the user does not belong to answers 404, never
+its data. The figures come from reports/selectors.py and the files from reports/exports.py,
+the same code the back-office page and the admin use, so no two of them can disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cashdrawer.api.base import READ_ERRORS, errors
+from cashdrawer.models import Location
+from cashdrawer.money import format_amount
+from cashdrawer.selectors import REPORT_ROLES, locations_for
+from reports import exports
+from reports.filters import CSVQuerySerializer, ReportQuerySerializer, SessionsCSVQuerySerializer
+from reports.selectors import (
+    cash_journal,
+    cash_payments_overview,
+    discrepancy_overview,
+    session_list,
+    sessions_in_range,
+)
+
+# --- who may read reports ----------------------------------------------------------------
+
+
+class ReadsReports(BasePermission):
+    """A user (not a device) who is a manager or accountant somewhere, or a superuser.
+
+    Which of the user's locations a request may read is decided per request by
+    `report_scope`, from the same scoped queryset.
+    """
+
+    message = _("Only managers and accountants read reports.")
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if getattr(request.auth, "is_device_token", False):
+            self.message = _("A device token cannot read reports.")
+            return False
+        return locations_for(request.user, roles=REPORT_ROLES).exists()
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    location: Location | None  # None: all the user's report locations
+    locations: list[Location]
+    first: dt.date
+    last: dt.date
+    params: dict[str, Any]
+
+
+def report_scope(request: Request, query_serializer: type[serializers.Serializer]) -> ReportScope:
+    """Check the query parameters (400), then find the location among the user's (404/403)."""
+    query = query_serializer(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    params = query.validated_data
+    readable = locations_for(request.user, roles=REPORT_ROLES)
+    location_id = params.get("location")
+    if location_id is None:
+        return ReportScope(
+            None, list(readable.order_by("name", "pk")), params["from"], params["to"], params
+        )
+    location = readable.filter(pk=location_id).first()
+    if location is None:
+        # A location where the user works in another role (a cashier) is theirs to know
+        # about, so 403; any other location does not exist for them.
+        if locations_for(request.user).filter(pk=location_id).exists():
+            raise PermissionDenied(_("Only managers and accountants read reports."))
+        raise NotFound(_("No such location."))
+    return ReportScope(location, [location], params["from"], params["to"], params)
+
+
+def single_location(scope: ReportScope) -> Location:
+    """A JSON report is about one location: one currency, one set of figures."""
+    if scope.location is not None:
+        return scope.location
+    if len(scope.locations) == 1:
+        return scope.locations[0]
+    raise ValidationError({"location": [_("You read reports of several locations: choose one.")]})
+
+
+# --- OpenAPI descriptions ---------------------------------------------------------------
+
+
+# 400 {"field": ["message"]}; 401, 403 and 404 {"detail", "code"} (the API's one handler).
+ERROR_RESPONSES = errors(*READ_ERRORS)
+
+
+def money_field(help_text: str) -> serializers.CharField:
+    return serializers.CharField(
+        help_text=f"{help_text} Decimal string with the currency's minor units, e.g. 150.00."
+    )
+
+
+class _RangeSerializer(serializers.Serializer):
+    location = serializers.IntegerField(help_text="Location id.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # After "location", before the figures; "from" cannot be a class attribute.
+        ordered = {"location": fields.pop("location")}
+        ordered["from"] = serializers.DateField(help_text="First local day, inclusive.")
+        ordered["to"] = serializers.DateField(help_text="Last local day, inclusive.")
+        ordered["currency"] = serializers.CharField(help_text="ISO 4217 code, e.g. EUR.")
+        ordered.update(fields)
+        return ordered
+
+
+class StartFiguresSerializer(serializers.Serializer):
+    reported = money_field("Sum of the previous closing floats.")
+    counted = money_field("Sum of the opening floats.")
+    discrepancy = money_field("Sum of the start discrepancies.")
+
+
+class EndFiguresSerializer(serializers.Serializer):
+    expected = money_field("Sum of the expected cash of the closed, counted sessions.")
+    counted = money_field("Sum of their counted cash.")
+    discrepancy = money_field("Sum of their end discrepancies.")
+
+
+class DiscrepancyReportSerializer(_RangeSerializer):
+    sessions = serializers.IntegerField(help_text="Sessions opened in the range.")
+    not_counted_sessions = serializers.IntegerField(
+        help_text="Closed sessions that were not counted (sub-register sessions excluded)."
+    )
+    start = StartFiguresSerializer()
+    end = EndFiguresSerializer()
+    total_discrepancy = money_field("Start plus end discrepancy.")
+
+
+class CashPaymentsReportSerializer(_RangeSerializer):
+    gross = money_field("Sum of the cash sales.")
+    refunds = money_field("Sum of the cash refunds.")
+    net = money_field("Gross minus refunds.")
+    payments_count = serializers.IntegerField()
+    refunds_count = serializers.IntegerField()
+
+
+def _range_data(location: Location, scope: ReportScope) -> dict[str, Any]:
+    return {
+        "location": location.pk,
+        "from": scope.first,
+        "to": scope.last,
+        "currency": location.currency,
+    }
+
+
+# --- JSON reports -----------------------------------------------------------------------
+
+
+class ReportView(APIView):
+    permission_classes = [IsAuthenticated, ReadsReports]
+    query_serializer: type[serializers.Serializer] = ReportQuerySerializer
+
+
+class DiscrepancyReportView(ReportView):
+    @extend_schema(
+        operation_id="reports_discrepancy",
+        tags=["reports"],
+        summary="Discrepancy overview of a location and range of local days",
+        parameters=[ReportQuerySerializer],
+        responses={200: DiscrepancyReportSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        scope = report_scope(request, self.query_serializer)
+        location = single_location(scope)
+        overview = discrepancy_overview(sessions_in_range([location], scope.first, scope.last))
+        currency = location.currency
+
+        def money(amount):
+            return format_amount(amount, currency)
+
+        data = {
+            **_range_data(location, scope),
+            "sessions": overview.sessions,
+            "not_counted_sessions": overview.not_counted_sessions,
+            "start": {
+                "reported": money(overview.start_reported),
+                "counted": money(overview.start_counted),
+                "discrepancy": money(overview.start_discrepancy),
+            },
+            "end": {
+                "expected": money(overview.end_expected),
+                "counted": money(overview.end_counted),
+                "discrepancy": money(overview.end_discrepancy),
+            },
+            "total_discrepancy": money(overview.total_discrepancy),
+        }
+        return Response(DiscrepancyReportSerializer(data).data)
+
+
+class CashPaymentsReportView(ReportView):
+    @extend_schema(
+        operation_id="reports_cash_payments",
+        tags=["reports"],
+        summary="Cash-payments overview of a location and range of local days",
+        parameters=[ReportQuerySerializer],
+        responses={200: CashPaymentsReportSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        scope = report_scope(request, self.query_serializer)
+        location = single_location(scope)
+        overview = cash_payments_overview(sessions_in_range([location], scope.first, scope.last))
+        currency = location.currency
+        data = {
+            **_range_data(location, scope),
+            "gross": format_amount(overview.gross, currency),
+            "refunds": format_amount(overview.refunds, currency),
+            "net": format_amount(overview.net, currency),
+            "payments_count": overview.payments_count,
+            "refunds_count": overview.refunds_count,
+        }
+        return Response(CashPaymentsReportSerializer(data).data)
+
+
+# --- CSV downloads ----------------------------------------------------------------------
+
+
+def csv_schema(operation_id: str, summary: str, description: str, query=CSVQuerySerializer):
+    return extend_schema(
+        operation_id=operation_id,
+        tags=["reports"],
+        summary=summary,
+        description=description,
+        parameters=[query],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="A CSV file (attachment), streamed. Header row of stable "
+                "English column names.",
+            ),
+            **ERROR_RESPONSES,
+        },
+    )
+
+
+class CSVReportView(ReportView):
+    """A download. Its errors are JSON, whatever the Accept header asked for."""
+
+    query_serializer = CSVQuerySerializer
+    renderer_classes = [JSONRenderer]
+    report = ""  # the start of the file name
+    header: tuple[str, ...] = ()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # "Accept: text/csv" must reach the view (which answers with a file, not a
+        # rendered Response), not be refused with 406 by the JSON renderer.
+        return super().perform_content_negotiation(request, force=True)
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        scope = report_scope(request, self.query_serializer)
+        return exports.csv_response(
+            filename=exports.report_filename(self.report, scope.location, scope.first, scope.last),
+            header=self.header,
+            rows=self.rows(scope),
+            dialect=exports.DIALECTS[scope.params["dialect"]],
+        )
+
+
+class DiscrepancyCSVView(CSVReportView):
+    report = "discrepancy"
+    header = exports.DISCREPANCY_COLUMNS
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        return exports.discrepancy_rows(scope.locations, scope.first, scope.last)
+
+    @csv_schema(
+        "reports_discrepancy_csv",
+        "Discrepancy overview as CSV",
+        "One row per location: the location given, or all the user's locations. No total "
+        "row (locations may keep different currencies).",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return super().get(request)
+
+
+class CashPaymentsCSVView(CSVReportView):
+    report = "cash-payments"
+    header = exports.CASH_PAYMENTS_COLUMNS
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        return exports.cash_payments_rows(scope.locations, scope.first, scope.last)
+
+    @csv_schema(
+        "reports_cash_payments_csv",
+        "Cash-payments overview as CSV",
+        "One row per location: the location given, or all the user's locations.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return super().get(request)
+
+
+class SessionsCSVView(CSVReportView):
+    report = "sessions"
+    header = exports.SESSION_COLUMNS
+    query_serializer = SessionsCSVQuerySerializer
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        return exports.session_rows(session_list(sessions, scope.params["ordering"]))
+
+    @csv_schema(
+        "reports_sessions_csv",
+        "Session list as CSV",
+        "One row per session opened in the range, in the order asked for. Times in the "
+        "location's time zone; expected_cash of an open session is the cash expected so far.",
+        query=SessionsCSVQuerySerializer,
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return super().get(request)
+
+
+class JournalCSVView(CSVReportView):
+    report = "journal"
+    header = exports.JOURNAL_COLUMNS
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        return exports.journal_rows(cash_journal(sessions))
+
+    @csv_schema(
+        "reports_journal_csv",
+        "Cash journal as CSV",
+        "Every transaction (sale, refund), adjustment (adjustment_in, adjustment_out) and "
+        "closing transfer of the sessions opened in the range, one row each, in time order. "
+        "A closing transfer belongs to the sub session it closes.",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return super().get(request)

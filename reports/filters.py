@@ -1,0 +1,89 @@
+"""The query parameters of the report endpoints and CSV downloads, checked in one place.
+
+`?location=&from=&to=` (local days of the location, both inclusive), `ordering` for the
+session list and `dialect` for CSV files. A bad value answers 400 with
+`{"field": ["message"]}`; which locations the user may read is decided in reports/api.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from reports.exports import DIALECTS
+from reports.selectors import SESSION_ORDERINGS
+
+# The same limit as the back-office page's custom range (cashdrawer/scope.py): a report
+# of more than three years is refused rather than run.
+MAX_DAYS = 3 * 366
+# Dates outside these years are typos, and near the ends of the calendar the bounds of a
+# local day (`last + 1 day`, shifted to UTC) would overflow Python's datetime.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
+# Ids are 64-bit; a bigger number must be a 400 here, not an overflow in the database.
+MAX_ID = 2**63 - 1
+
+
+class ReportQuerySerializer(serializers.Serializer):
+    """`location`, `from` and `to` of every report and CSV download."""
+
+    location = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text=_(
+            "Location id. May be left out by a user who reads reports of one location only; "
+            "CSV downloads without it cover all the user's locations, one row per location."
+        ),
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so these two cannot be class attributes.
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField(
+            help_text=_("First local day of the range (YYYY-MM-DD), inclusive.")
+        )
+        fields["to"] = serializers.DateField(
+            help_text=_("Last local day of the range (YYYY-MM-DD), inclusive.")
+        )
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        first, last = attrs["from"], attrs["to"]
+        errors: dict[str, list[str]] = {}
+        for name, day in (("from", first), ("to", last)):
+            if not FIRST_DATE <= day <= LAST_DATE:
+                errors[name] = [
+                    str(_("Enter a date between %(first)s and %(last)s."))
+                    % {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()}
+                ]
+        if not errors and first > last:
+            errors["to"] = [str(_("The last day of the range comes before the first day."))]
+        elif not errors and (last - first).days >= MAX_DAYS:
+            errors["to"] = [str(_("Choose a range of at most three years."))]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class CSVQuerySerializer(ReportQuerySerializer):
+    dialect = serializers.ChoiceField(
+        choices=list(DIALECTS),
+        default="excel",
+        help_text=_(
+            "excel: comma-separated, decimal points, no byte-order mark. "
+            "excel-eu: semicolons and decimal commas, with a UTF-8 byte-order mark, for "
+            "spreadsheets set to Dutch or German."
+        ),
+    )
+
+
+class SessionsCSVQuerySerializer(CSVQuerySerializer):
+    ordering = serializers.ChoiceField(
+        choices=list(SESSION_ORDERINGS),
+        default="-opened_at",
+        help_text=_("Order of the rows: by start, end or total discrepancy; '-' for descending."),
+    )
