@@ -10,4 +10,6 @@ app_name = "reports"
 
 urlpatterns = [
     path("overview/", views.overview, name="overview"),
+    path("sessions/<int:pk>/", views.session_detail, name="session"),
+    path("sessions/<int:pk>/corrections/", views.add_correction_view, name="add_correction"),
 ]

@@ -1,11 +1,293 @@
-"""Back-office pages: overviews and session pages. (Placeholder; being built.)"""
+"""Back-office report pages: the cash-tracking overview and the session page.
+
+The overview reads the same selectors as the API and the CSV files
+(reports/selectors.py), so the figures on screen and in a download cannot disagree.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from cashdrawer.models import Location, Membership
+from cashdrawer.scope import RANGES, scope_from_request
+from cashdrawer.selectors import (
+    OPERATOR_ROLES,
+    REPORT_ROLES,
+    locations_for,
+    role_at,
+)
+from reports import selectors
+from reports.charts import discrepancy_charts
+from reports.forms import CorrectionForm
+from sessions_app.exceptions import DomainError, InvalidInput
+from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
+from sessions_app.selectors import refunds_by_method, sales_by_method, sessions_with_details
+from sessions_app.services import add_correction
+
+PAGE_SIZE = 25
+DEFAULT_ORDERING = "-opened_at"
+# The direction a column sorts in when it is first clicked: newest first for times, the
+# most short first for discrepancies (what a manager looks for).
+SORTABLE_COLUMNS = {
+    "opened_at": "-opened_at",
+    "closed_at": "-closed_at",
+    "total_discrepancy": "total_discrepancy",
+}
+
+
+@dataclass(frozen=True)
+class SortLink:
+    query: str
+    arrow: str  # "▲", "▼" or "" when the list is not sorted by this column
+    aria_sort: str
+
+
+def _sort_links(scope, ordering: str) -> dict[str, SortLink]:
+    links = {}
+    for column, first_click in SORTABLE_COLUMNS.items():
+        if ordering == column:
+            links[column] = SortLink(scope.query(ordering=f"-{column}"), "▲", "ascending")
+        elif ordering == f"-{column}":
+            links[column] = SortLink(scope.query(ordering=column), "▼", "descending")
+        else:
+            links[column] = SortLink(scope.query(ordering=first_click), "", "none")
+    return links
+
+
+@dataclass(frozen=True)
+class LocationRow:
+    location: Location
+    discrepancy: selectors.DiscrepancyOverview
+    payments: selectors.CashPaymentsOverview
 
 
 @login_required
-def overview(request):
-    return HttpResponse("overview")
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    """Discrepancy and cash-payments overviews and the session list of a location (or all
+    of the user's locations) over a range of local days."""
+    if not locations_for(request.user, roles=REPORT_ROLES).exists():
+        operator = locations_for(request.user, roles=OPERATOR_ROLES).exists()
+        return render(request, "reports/no_access.html", {"can_operate": operator}, status=403)
+    scope = scope_from_request(request, roles=REPORT_ROLES, allow_all=True, keep=("ordering",))
+    first, last = scope.period.first, scope.period.last
+    sessions = selectors.sessions_in_range(scope.selected, first, last)
+
+    ordering = request.GET.get("ordering", DEFAULT_ORDERING)
+    if ordering not in selectors.SESSION_ORDERINGS:
+        ordering = DEFAULT_ORDERING
+    rows = selectors.session_list(sessions, ordering).select_related(
+        "opened_by", "closed_by", "main_session__register"
+    )
+    rows = rows.annotate(
+        has_late=Exists(Transaction.objects.filter(session=OuterRef("pk"), late=True))
+    )
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    for row in page:
+        # A shift that ends on the day it began shows only the closing time.
+        tz = row.location.tzinfo
+        row.closed_same_day = bool(
+            row.closed_at
+            and row.closed_at.astimezone(tz).date() == row.opened_at.astimezone(tz).date()
+        )
+
+    location_rows = []
+    if scope.location is None:
+        payments = dict(selectors.cash_payments_by_location(scope.selected, first, last))
+        location_rows = [
+            LocationRow(location, discrepancy, payments[location])
+            for location, discrepancy in selectors.discrepancy_by_location(
+                scope.selected, first, last
+            )
+        ]
+
+    operate_locations = [
+        location
+        for location in locations_for(request.user, roles=OPERATOR_ROLES)
+        if location in scope.selected
+    ]
+    context = {
+        "section": "reports",
+        "scope": scope,
+        "ranges": RANGES,
+        "discrepancy": selectors.discrepancy_overview(sessions),
+        "payments": selectors.cash_payments_overview(sessions),
+        "location_rows": location_rows,
+        # Sums over locations only make sense in one currency.
+        "currency": scope.currency,
+        "page": page,
+        "page_numbers": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+        "other_ranges": _other_ranges(scope),
+        "ordering": ordering,
+        "sort": _sort_links(scope, ordering),
+        "charts": discrepancy_charts(sessions, period=scope.period, currency=scope.currency)
+        if page.paginator.count
+        else None,
+        "exports": _export_links(scope, ordering),
+        "can_open_sessions": bool(operate_locations),
+    }
+    return render(request, "reports/overview.html", context)
+
+
+def _other_ranges(scope) -> list[tuple[str, str]]:
+    """A few ranges to try when the chosen one is empty."""
+    return [
+        (str(RANGES[key]), scope.query(range=key, page=None, **{"from": None, "to": None}))
+        for key in ("last_7_days", "this_month", "last_month")
+        if key != scope.period.key
+    ]
+
+
+# The CSV downloads of the API (reports/api_urls.py): same selectors, same figures.
+EXPORTS = {
+    "discrepancy": "report-discrepancy-csv",
+    "payments": "report-cash-payments-csv",
+    "sessions": "report-sessions-csv",
+    "journal": "report-journal-csv",
+}
+
+
+def _export_links(scope, ordering: str) -> dict[str, dict[str, str]]:
+    """Each CSV download of the page for the same location and range, plain and for
+    spreadsheets set to Dutch or German; the session list keeps its current order."""
+    links = {}
+    for key, name in EXPORTS.items():
+        params = scope.api_query()
+        if key == "sessions":
+            params += "&" + urlencode({"ordering": ordering})
+        url = f"{reverse(name)}?{params}"
+        links[key] = {"csv": url, "excel_eu": f"{url}&dialect=excel-eu"}
+    return links
+
+
+# --- the session page -----------------------------------------------------------------
+
+
+def _session_for(request: HttpRequest, pk: int) -> TrackingSession:
+    """The session if it is at one of the user's locations, whatever their role there."""
+    sessions = sessions_with_details().filter(location__in=locations_for(request.user))
+    return get_object_or_404(sessions, pk=pk)
+
+
+@login_required
+@require_GET
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    session = _session_for(request, pk)
+    return _render_session(request, session, form=CorrectionForm())
+
+
+@login_required
+@require_POST
+def add_correction_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A correction of a closed session: a new record, never an edit. Managers only."""
+    session = _session_for(request, pk)
+    if role_at(request.user, session.location) != Membership.Role.MANAGER:
+        raise PermissionDenied(_("Only a manager of this location can correct a session."))
+    form = CorrectionForm(request.POST)
+    if form.is_valid():
+        try:
+            add_correction(
+                session=session,
+                amount=form.cleaned_data["amount"],
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        except InvalidInput as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        except DomainError as error:
+            # The session's state forbids it (still open): no form input can fix that.
+            messages.error(request, error.message)
+            return redirect("reports:session", session.pk)
+        else:
+            messages.success(request, _("The correction was added."))
+            return redirect(reverse("reports:session", args=[session.pk]) + "#corrections")
+    return _render_session(request, session, form=form)
+
+
+def _render_session(request: HttpRequest, session: TrackingSession, *, form) -> HttpResponse:
+    location = session.location
+    role = role_at(request.user, location)
+    operate = session.is_open and role in OPERATOR_ROLES
+    # Blind close: whoever counts must not see the target before submitting the count.
+    hide_expected = (
+        session.is_open and session.register.blind_close and role == Membership.Role.CASHIER
+    )
+    counts = list(session.counts.all())
+    sales = sales_by_method(session)
+    refunds = refunds_by_method(session)
+    methods = sorted(set(sales) | set(refunds), key=lambda name: (name != "cash", name))
+    transfer_out = (
+        ClosingTransfer.objects.select_related("main_session__register")
+        .filter(sub_session=session)
+        .first()
+    )
+    sub_sessions = list(
+        session.sub_sessions.select_related(
+            "register", "opened_by", "closed_by", "closing_transfer"
+        ).order_by("register__name", "opened_at")
+    )
+    transfers_in = list(
+        session.transfers_in.select_related("sub_session__register", "created_by").order_by(
+            "created_at", "id"
+        )
+    )
+    corrections = list(session.corrections.select_related("created_by"))
+    transactions = list(session.transactions.select_related("recorded_by"))
+    for row in transactions:
+        row.method_label = _method_label(row.payment_method)
+    context = {
+        "section": "reports" if role in REPORT_ROLES else "operations",
+        "session": session,
+        "location": location,
+        "currency": location.currency,
+        "role": role,
+        "can_read_reports": role in REPORT_ROLES,
+        "can_correct": role == Membership.Role.MANAGER and not session.is_open,
+        "hide_expected": hide_expected,
+        "adjustments": list(session.adjustments.select_related("created_by")),
+        "transactions": transactions,
+        "has_late": any(row.late for row in transactions),
+        "opening_counts": _count_table(counts, CountLine.Stage.OPENING),
+        "closing_counts": _count_table(counts, CountLine.Stage.CLOSING),
+        "methods": [
+            {"name": _method_label(name), "sales": sales.get(name), "refunds": refunds.get(name)}
+            for name in methods
+        ],
+        "sub_sessions": sub_sessions,
+        "transfers_in": transfers_in,
+        "transfer_out": transfer_out,
+        "corrections": corrections,
+        "corrected_discrepancy": session.total_discrepancy
+        + sum((c.amount for c in corrections), Decimal("0.00")),
+        "form": form,
+        "adjust_url": reverse("operations:adjust", args=[session.pk]) if operate else None,
+        "close_url": reverse("operations:close", args=[session.pk]) if operate else None,
+        "overview_url": reverse("reports:overview") + f"?location={location.pk}",
+    }
+    return render(request, "reports/session.html", context)
+
+
+def _method_label(name: str) -> str:
+    """Known payment methods in the page's language; others as the terminal sent them."""
+    known = {"cash": _("Cash"), "card": _("Card")}
+    return known.get(name, name[:1].upper() + name[1:])
+
+
+def _count_table(counts: list[CountLine], stage: str) -> dict | None:
+    lines = [line for line in counts if line.stage == stage]
+    if not lines:
+        return None
+    return {"lines": lines, "total": sum((line.subtotal for line in lines), Decimal("0.00"))}
