@@ -34,7 +34,9 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 
 # scripts/test starts PostgreSQL, runs pytest and always stops the server again.
+# The browser tests need Debian's chromium; scripts/ensure-chromium installs it if missing.
 test: lint
+	scripts/ensure-chromium
 	scripts/test
 
 # Figures and ratios on a year of a busy chain's data; see bench/domain.py.

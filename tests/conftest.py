@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from cashdrawer.models import Location, Membership, Register
 
@@ -152,3 +153,25 @@ def fast_password_hashing(settings):
     """A cheap hasher for every test: the default PBKDF2 costs most of a second per user,
     which would dominate the suite. No test depends on the hasher's strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def english_unless_a_test_says_otherwise():
+    """A request through the test client leaves its language active in the thread; without
+    this, a Dutch request in one test would make the next test's messages Dutch."""
+    translation.activate("en")
+    yield
+    translation.activate("en")
+
+
+@pytest.fixture
+def shipped_denominations(db):
+    """The coins and notes the data migration ships. A transactional test empties every
+    table when it ends, these included, so tests that count by denomination after one
+    (browser and thread tests) put them back first."""
+    import importlib
+
+    from django.apps import apps
+
+    shipped = importlib.import_module("cashdrawer.migrations.0002_denominations")
+    shipped.add_denominations(apps, None)
