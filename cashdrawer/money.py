@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 # ISO 4217 minor units of the currencies a location may use. The database stores two
 # decimal places, so currencies with three minor units are deliberately not offered.
 CURRENCY_MINOR_UNITS: dict[str, int] = {
@@ -46,7 +48,7 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
     carry an exact amount of money.
     """
     if isinstance(value, (bool, float)):
-        raise AmountError("Enter the amount as a decimal string such as 150.00.")
+        raise AmountError(_("Enter the amount as a decimal string such as 150.00."))
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int):
@@ -55,20 +57,23 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
         try:
             amount = Decimal(value.strip())
         except InvalidOperation:
-            raise AmountError(f"{value!r} is not a number.") from None
+            raise AmountError(_("%(value)s is not a number.") % {"value": repr(value)}) from None
     else:
-        raise AmountError("Enter an amount.")
+        raise AmountError(_("Enter an amount."))
     if not amount.is_finite():
-        raise AmountError("Enter a finite amount.")
+        raise AmountError(_("Enter a finite amount."))
     places = minor_units(currency)
     if has_more_decimals(amount, places):
         if places == 0:
-            raise AmountError(f"{currency} amounts have no decimals.")
-        raise AmountError(f"{currency} amounts have at most {places} decimals.")
+            raise AmountError(_("%(currency)s amounts have no decimals.") % {"currency": currency})
+        raise AmountError(
+            _("%(currency)s amounts have at most %(places)s decimals.")
+            % {"currency": currency, "places": places}
+        )
     if amount < 0 and not allow_negative:
-        raise AmountError("The amount cannot be negative.")
+        raise AmountError(_("The amount cannot be negative."))
     if abs(amount) >= Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES):
-        raise AmountError("The amount is too large.")
+        raise AmountError(_("The amount is too large."))
     # "+ ZERO" turns a "-0" into 0.00, so no amount is ever shown as "-0.00".
     return quantize(amount) + ZERO
 

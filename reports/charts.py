@@ -46,7 +46,7 @@ MIN_BAR_HEIGHT = 3.0  # a discrepancy of one cent, or an even day, is still visi
 # Geometry of a ranking chart (per register, per staff member).
 RANK_WIDTH = 400
 RANK_ROW = 40
-RANK_BAR_LEFT, RANK_BAR_RIGHT = 142, 296
+RANK_BAR_LEFT, RANK_BAR_RIGHT = 142, 270
 RANK_LABEL_CHARS = 20
 
 
