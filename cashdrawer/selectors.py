@@ -71,3 +71,9 @@ def sessions_for(user: Any):
     from sessions_app.models import TrackingSession
 
     return TrackingSession.objects.filter(location__in=locations_for(user))
+
+
+def transactions_for(user: Any):
+    from sessions_app.models import Transaction
+
+    return Transaction.objects.filter(register__location__in=locations_for(user))

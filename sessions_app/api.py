@@ -445,9 +445,7 @@ class SessionCloseView(SessionActionView):
 
 
 def _transaction_queryset(request: Any):
-    visible = Transaction.objects.filter(
-        register__in=selectors.registers_for(request.user)
-    ).select_related("register__location")
+    visible = selectors.transactions_for(request.user).select_related("register__location")
     register_id = device_register_id(request)
     if register_id is not None:
         visible = visible.filter(register_id=register_id)
@@ -511,9 +509,7 @@ class TransactionDetailView(generics.RetrieveAPIView):
     device_allowed = True
 
     def get_queryset(self):
-        return Transaction.objects.filter(
-            register__in=selectors.registers_for(self.request.user)
-        ).select_related("register__location")
+        return selectors.transactions_for(self.request.user).select_related("register__location")
 
     def get_object(self) -> Transaction:
         transaction = super().get_object()

@@ -567,16 +567,15 @@ def close_session(
             if retained is None:
                 retained = min(register.default_float or ZERO, ceiling)
             elif retained > ceiling:
-                raise InvalidInput(
-                    "retained_float",
-                    _("The retained float cannot be more than the %(what)s (%(amount)s).")
-                    % {
-                        "what": _("counted cash")
-                        if counted_cash is not None
-                        else _("expected cash"),
-                        "amount": format_amount(ceiling, currency),
-                    },
+                # Not counted, the ceiling is the expected cash: on a blind-close register
+                # a cashier must not learn it from this message, so it names no amount.
+                message = (
+                    _("The retained float cannot be more than the counted cash (%(amount)s).")
+                    % {"amount": format_amount(ceiling, currency)}
+                    if counted_cash is not None
+                    else _("The retained float cannot be more than the cash in the drawer.")
                 )
+                raise InvalidInput("retained_float", message)
             end_discrepancy = None if counted_cash is None else counted_cash - expected
             locked.expected_cash = expected
             locked.counted_cash = counted_cash

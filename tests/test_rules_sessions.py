@@ -388,6 +388,7 @@ def test_a_retained_float_above_the_counted_cash_is_refused_and_the_session_stay
         )
 
     assert refused.value.field == "retained_float"
+    assert "100.00" in refused.value.message  # the counted cash: the cashier just typed it
     assert session_figures(session) == before
     assert _fresh(session).is_open
     assert db_rows() == rows
@@ -403,6 +404,9 @@ def test_a_retained_float_above_the_expected_cash_is_refused_when_not_counted(
         services.close_session(session=session, retained_float="50.01", by=manager)
 
     assert refused.value.field == "retained_float"
+    # The refusal names no amount: on a blind-close register it would tell the cashier
+    # the expected cash before the count.
+    assert "50.00" not in refused.value.message
     assert session_figures(session) == before
 
 
