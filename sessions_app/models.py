@@ -259,7 +259,13 @@ class Transaction(models.Model):
         ordering = ["occurred_at", "id"]
         verbose_name = _("transaction")
         verbose_name_plural = _("transactions")
-        indexes = [models.Index(fields=["session", "payment_method"])]
+        indexes = [
+            models.Index(fields=["session", "payment_method"]),
+            # The session list's "late" badge looks late rows up per session. They are
+            # rare, so this partial index stays tiny; without it the overview scanned
+            # every transaction of the chain (300 ms on a year of ten stores).
+            models.Index(fields=["session"], condition=Q(late=True), name="transaction_late_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["register", "external_id"],
