@@ -25,10 +25,11 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cashdrawer.settings")
 django.setup()
 
+from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from cashdrawer.models import Location, Register  # noqa: E402
+from cashdrawer.models import Location, Membership, Register  # noqa: E402
 from reports import selectors as report_selectors  # noqa: E402
 from sessions_app import services  # noqa: E402
 
@@ -36,13 +37,33 @@ STORES = int(os.environ.get("BENCH_STORES", "10"))
 REGISTERS = int(os.environ.get("BENCH_REGISTERS", "6"))
 DAYS = int(os.environ.get("BENCH_DAYS", "365"))
 PER_SESSION = int(os.environ.get("BENCH_TRANSACTIONS", "150"))
+STAFF = 8  # cashiers per store, who open and close the sessions and record the sales
 
 
 def build_history() -> None:
-    """A year of closed sessions and their transactions, consistent with every constraint."""
+    """A year of closed sessions and their transactions, consistent with every constraint.
+
+    Each store has STAFF cashiers; a session is opened and closed by one of them (in turn
+    by register and day) and its transactions are recorded by whoever opened it, so the
+    staff charts, the session list and the CSV files have names to join and print.
+    """
+    User = get_user_model()
     for store in range(STORES):
         location = Location.objects.create(
             name=f"Store {store + 1:02d}", currency="EUR", timezone="Europe/Amsterdam"
+        )
+        cashiers = User.objects.bulk_create(
+            User(
+                username=f"store{store + 1:02d}-cashier{n + 1}",
+                first_name=f"Cashier {n + 1}",
+                last_name=f"Store {store + 1:02d}",
+                password="!",  # unusable: nobody logs in as them
+            )
+            for n in range(STAFF)
+        )
+        Membership.objects.bulk_create(
+            Membership(user=user, location=location, role=Membership.Role.CASHIER)
+            for user in cashiers
         )
         for number in range(REGISTERS):
             Register.objects.create(
@@ -53,38 +74,49 @@ def build_history() -> None:
                 default_float=Decimal("150.00"),
             )
     with connection.cursor() as cursor:
+        # The n-th cashier of each store, n = 0..STAFF-1.
+        cursor.execute(
+            """
+            CREATE TEMP TABLE bench_staff AS
+            SELECT m.location_id, m.user_id,
+                   row_number() OVER (PARTITION BY m.location_id ORDER BY m.user_id) - 1 AS n
+            FROM cashdrawer_membership m
+            """
+        )
         # One session per register and day, 08:00-20:00, float 150, count = expected +/- noise.
         cursor.execute(
             """
             INSERT INTO sessions_app_trackingsession (
-                register_id, location_id, status, opened_at, opened_automatically,
+                register_id, location_id, opened_by_id, closed_by_id,
+                status, opened_at, opened_automatically,
                 opening_note, opening_float, previous_closing_float, start_discrepancy,
                 cash_sales, cash_sales_count, cash_refunds, cash_refunds_count,
                 total_sales, total_refunds, adjustments_in, adjustments_out,
                 sub_register_cash, closed_at, closing_note, expected_cash, counted_cash,
                 end_discrepancy, retained_float, cash_removed, total_discrepancy)
-            SELECT r.id, r.location_id, 'closed',
+            SELECT r.id, r.location_id, st.user_id, st.user_id, 'closed',
                    date '2025-11-01' + d * interval '1 day' + interval '8 hours', false,
                    '', 150, CASE WHEN d = 0 THEN NULL ELSE 150 END, 0,
                    0, 0, 0, 0, 0, 0, 0, 0, 0,
                    date '2025-11-01' + d * interval '1 day' + interval '20 hours', '',
                    150, 150, 0, 150, 0, 0
             FROM cashdrawer_register r CROSS JOIN generate_series(0, %s - 1) AS d
+            JOIN bench_staff st ON st.location_id = r.location_id AND st.n = (r.id + d) %% %s
             """,
-            [DAYS],
+            [DAYS, STAFF],
         )
         cursor.execute(
             """
             INSERT INTO sessions_app_transaction (
                 register_id, session_id, kind, payment_method, amount, occurred_at,
-                received_at, external_id, late)
+                received_at, external_id, late, recorded_by_id)
             SELECT s.register_id, s.id,
                    CASE WHEN n %% 40 = 0 THEN 'refund' ELSE 'sale' END,
                    CASE WHEN n %% 5 < 2 THEN 'cash' ELSE 'card' END,
                    ((n * 7919 + s.id) %% 9000) / 100.0 + 1,
                    s.opened_at + n * interval '4 minutes',
                    s.opened_at + n * interval '4 minutes',
-                   NULL, false
+                   NULL, false, s.opened_by_id
             FROM sessions_app_trackingsession s CROSS JOIN generate_series(1, %s) AS n
             """,
             [PER_SESSION],
@@ -174,7 +206,8 @@ def bench_close(register: Register, repeat: int = 5) -> float:
     return statistics.median(runs)
 
 
-def main() -> int:
+def build() -> None:
+    """Migrate the empty database and build the year of data (prints what it built)."""
     call_command("migrate", verbosity=0)
     print(f"Building {STORES} stores x {REGISTERS} registers x {DAYS} days x {PER_SESSION} ...")
     start = time.perf_counter()
@@ -187,17 +220,22 @@ def main() -> int:
     took = time.perf_counter() - start
     print(f"  {sessions:,} sessions, {transactions:,} transactions in {took:.0f} s")
 
+
+def last_day() -> dt.date:
+    """The last local day of the built history."""
+    return dt.date(2025, 11, 1) + dt.timedelta(days=DAYS - 1)
+
+
+def measure() -> dict[str, float]:
+    """The services and selectors, called directly (no request, no template); the figures
+    in seconds, for bench/web.py to compare with."""
     location = Location.objects.order_by("id").first()
     register = location.registers.order_by("id").first()
-    last_day = dt.date(2025, 11, 1) + dt.timedelta(days=DAYS - 1)
-    month = report_selectors.sessions_in_range(
-        [location], last_day - dt.timedelta(days=30), last_day
-    )
-    year = report_selectors.sessions_in_range(
-        [location], last_day - dt.timedelta(days=364), last_day
-    )
+    last = last_day()
+    month = report_selectors.sessions_in_range([location], last - dt.timedelta(days=30), last)
+    year = report_selectors.sessions_in_range([location], last - dt.timedelta(days=364), last)
     chain_year = report_selectors.sessions_in_range(
-        Location.objects.all(), last_day - dt.timedelta(days=364), last_day
+        Location.objects.all(), last - dt.timedelta(days=364), last
     )
 
     def overview(sessions):
@@ -220,7 +258,6 @@ def main() -> int:
     other = location.registers.order_by("id")[1]
     throughput = bench_concurrent_sales(other, threads=8, each=250)
 
-    print()
     for name, seconds in figures.items():
         print(f"  {name:58s} {seconds * 1000:8.1f} ms")
     print(f"  {'cash sale through record_transaction (sequential)':58s} {sale * 1000:8.2f} ms/sale")
@@ -228,6 +265,13 @@ def main() -> int:
     print(f"  {'close_session (after open)':58s} {close * 1000:8.1f} ms")
     ratio = figures["overviews, one store, 365 days"] / figures["overviews, one store, 31 days"]
     print(f"\n  ratio year/month of one store's overviews: {ratio:.1f} (sessions ratio ~11.8)")
+    return {**figures, "sale": sale, "close": close}
+
+
+def main() -> int:
+    build()
+    print("\nServices and selectors")
+    measure()
     return 0
 
 
