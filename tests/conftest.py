@@ -175,3 +175,21 @@ def shipped_denominations(db):
 
     shipped = importlib.import_module("cashdrawer.migrations.0002_denominations")
     shipped.add_denominations(apps, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_stray_connections(django_db_setup, django_db_blocker):
+    """Threads of the concurrency tests and the browser tests' live server may still hold
+    a connection when the run ends; PostgreSQL then refuses to drop the test database
+    ("being accessed by other users"). End them before pytest-django drops it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
