@@ -9,6 +9,8 @@ from django.db.models import F
 from cashdrawer.models import Denomination, Register
 from cashdrawer.money import CURRENCY_CHOICES
 
+# The largest primary key PostgreSQL's bigint holds: a bigger id in a query string or a
+# body is a 400, never an overflow in the database. Every API module uses this one.
 MAX_ID = 2**63 - 1
 
 

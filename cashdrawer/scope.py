@@ -29,6 +29,22 @@ RANGES = {
 DEFAULT_RANGE = "this_month"
 # A custom range longer than this is refused: nobody reads a decade on one screen.
 MAX_DAYS = 3 * 366
+# Dates outside these years are typos, and near the ends of the calendar the bounds of a
+# local day (`last + 1 day`, shifted to UTC) would overflow Python's datetime. The page,
+# the admin's filter and the report API all refuse them with these bounds.
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
+
+
+def outside_calendar(day: dt.date) -> bool:
+    return not FIRST_DATE <= day <= LAST_DATE
+
+
+def outside_calendar_message() -> str:
+    return str(_("Enter a date between %(first)s and %(last)s.")) % {
+        "first": FIRST_DATE.isoformat(),
+        "last": LAST_DATE.isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,8 @@ def resolve_period(params: Mapping[str, str], today: dt.date) -> Period:
     error = None
     if first is None or last is None:
         error = _("Enter both dates of the custom range as YYYY-MM-DD.")
+    elif outside_calendar(first) or outside_calendar(last):
+        error = outside_calendar_message()
     elif first > last:
         error = _("The first day of the range comes after the last day.")
     elif (last - first).days >= MAX_DAYS:

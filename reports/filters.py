@@ -7,24 +7,15 @@ session list and `dialect` for CSV files. A bad value answers 400 with
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from cashdrawer.filters import MAX_ID
+from cashdrawer.scope import MAX_DAYS, outside_calendar, outside_calendar_message
 from reports.exports import DIALECTS
 from reports.selectors import SESSION_ORDERINGS
-
-# The same limit as the back-office page's custom range (cashdrawer/scope.py): a report
-# of more than three years is refused rather than run.
-MAX_DAYS = 3 * 366
-# Dates outside these years are typos, and near the ends of the calendar the bounds of a
-# local day (`last + 1 day`, shifted to UTC) would overflow Python's datetime.
-FIRST_DATE = dt.date(1900, 1, 1)
-LAST_DATE = dt.date(2999, 12, 31)
-# Ids are 64-bit; a bigger number must be a 400 here, not an overflow in the database.
-MAX_ID = 2**63 - 1
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -55,11 +46,8 @@ class ReportQuerySerializer(serializers.Serializer):
         first, last = attrs["from"], attrs["to"]
         errors: dict[str, list[str]] = {}
         for name, day in (("from", first), ("to", last)):
-            if not FIRST_DATE <= day <= LAST_DATE:
-                errors[name] = [
-                    str(_("Enter a date between %(first)s and %(last)s."))
-                    % {"first": FIRST_DATE.isoformat(), "last": LAST_DATE.isoformat()}
-                ]
+            if outside_calendar(day):
+                errors[name] = [outside_calendar_message()]
         if not errors and first > last:
             errors["to"] = [str(_("The last day of the range comes before the first day."))]
         elif not errors and (last - first).days >= MAX_DAYS:

@@ -22,7 +22,6 @@ from rest_framework.response import Response
 
 from cashdrawer import selectors
 from cashdrawer.api.base import (
-    MAX_ID,
     READ_ERRORS,
     WRITE_ERRORS,
     AmountInput,
@@ -36,6 +35,7 @@ from cashdrawer.api.base import (
     TextField,
     errors,
 )
+from cashdrawer.filters import MAX_ID
 from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
 from cashdrawer.models import Register
 from cashdrawer.money import format_amount, quantize

@@ -112,6 +112,8 @@ def test_a_bad_custom_range_is_an_invalid_filter_not_an_error(admin_client, chai
         {"opened_from": "2026-13-01", "opened_to": "2026-01-15"},
         {"opened_from": "2026-01-16", "opened_to": "2026-01-15"},
         {"opened_from": "2020-01-01", "opened_to": "2026-01-15"},
+        {"opened_from": "9999-12-31", "opened_to": "9999-12-31"},
+        {"opened_from": "0001-01-01", "opened_to": "0001-01-02"},
     ):
         response = admin_client.get(reverse(CHANGELIST), params)
         assert response.status_code == 302

@@ -252,6 +252,15 @@ def test_a_broken_custom_range_says_so_and_shows_the_default(location, manager):
     assert response.context["scope"].period.key == "this_month"
 
 
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_date_at_the_end_of_the_calendar_is_refused_not_a_500(location, manager, day):
+    response = _client(manager).get(
+        OVERVIEW, {"location": location.pk, "range": "custom", "from": day, "to": day}
+    )
+    assert response.status_code == 200
+    assert "Enter a date between" in response.content.decode()
+
+
 def test_all_locations_shows_a_row_per_location_and_a_total(
     two_days, location, other_location, make_register, manager
 ):

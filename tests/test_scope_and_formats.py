@@ -152,3 +152,12 @@ def test_times_show_in_the_locations_time_zone(location):
     moment = dt.datetime(2026, 11, 19, 23, 30, tzinfo=dt.UTC)
     with translation.override("de"):
         assert when(moment, location) == "20.11.2026 00:30"
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [("9999-12-31", "9999-12-31"), ("0001-01-01", "0001-01-02")]
+)
+def test_dates_at_the_ends_of_the_calendar_are_refused_not_overflowed(first, last):
+    period = resolve_period({"range": "custom", "from": first, "to": last}, TODAY)
+    assert period.key == "this_month"
+    assert "between 1900-01-01 and 2999-12-31" in period.error

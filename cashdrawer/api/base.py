@@ -23,8 +23,6 @@ from rest_framework.pagination import PageNumberPagination
 
 from cashdrawer.money import DECIMAL_PLACES, MAX_DIGITS, format_amount
 
-MAX_ID = 2**63 - 1  # the largest primary key PostgreSQL's bigint holds
-
 # --- JSON in ---------------------------------------------------------------------------
 
 
