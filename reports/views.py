@@ -34,7 +34,12 @@ from reports.charts import discrepancy_charts
 from reports.forms import CorrectionForm
 from sessions_app.exceptions import DomainError, InvalidInput
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
-from sessions_app.selectors import refunds_by_method, sales_by_method, sessions_with_details
+from sessions_app.selectors import (
+    is_blind,
+    refunds_by_method,
+    sales_by_method,
+    sessions_with_details,
+)
 from sessions_app.services import add_correction
 
 PAGE_SIZE = 25
@@ -222,9 +227,7 @@ def _render_session(request: HttpRequest, session: TrackingSession, *, form) -> 
     role = role_at(request.user, location)
     operate = session.is_open and role in OPERATOR_ROLES
     # Blind close: whoever counts must not see the target before submitting the count.
-    hide_expected = (
-        session.is_open and session.register.blind_close and role == Membership.Role.CASHIER
-    )
+    hide_expected = role == Membership.Role.CASHIER and is_blind(session)
     counts = list(session.counts.all())
     sales = sales_by_method(session)
     refunds = refunds_by_method(session)

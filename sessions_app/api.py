@@ -49,6 +49,7 @@ from cashdrawer.permissions import (
 from sessions_app import services
 from sessions_app.filters import SessionFilter, TransactionFilter
 from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
+from sessions_app.selectors import is_blind
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
 
@@ -179,16 +180,6 @@ class SessionSerializer(MoneySerializer):
     def _sees(self, session: TrackingSession) -> bool:
         request = self.context.get("request")
         return request is not None and sees_blind_figures(request, session.location_id)
-
-
-def is_blind(session: TrackingSession) -> bool:
-    """Whether blind close hides the expected cash of this session now: its own register
-    counts blind and it is open, or it is a sub session whose cash will be counted at a
-    main register that counts blind and whose session is still open."""
-    if session.is_open and session.register.blind_close:
-        return True
-    main = session.main_session
-    return main is not None and main.is_open and main.register.blind_close
 
 
 def sales_by_method(sessions: Iterable[TrackingSession]) -> dict[int, dict[str, Decimal]]:

@@ -39,3 +39,13 @@ def sessions_with_details() -> QuerySet[TrackingSession]:
     return TrackingSession.objects.select_related(
         "register", "location", "opened_by", "closed_by", "main_session__register"
     )
+
+
+def is_blind(session: TrackingSession) -> bool:
+    """Whether blind close hides the expected cash of this session now: its own register
+    counts blind and it is open, or it is a sub session whose cash will be counted at a
+    main register that counts blind and whose session is still open."""
+    if session.is_open and session.register.blind_close:
+        return True
+    main = session.main_session
+    return main is not None and main.is_open and main.register.blind_close

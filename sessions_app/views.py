@@ -45,7 +45,7 @@ from sessions_app.forms import (
     count_rows,
 )
 from sessions_app.models import TrackingSession
-from sessions_app.selectors import open_session_of
+from sessions_app.selectors import is_blind, open_session_of
 
 # --- access ----------------------------------------------------------------------------
 
@@ -68,19 +68,20 @@ def _register_for(request: HttpRequest, pk: int) -> tuple[Register, str]:
 
 def _session_for(request: HttpRequest, pk: int) -> tuple[TrackingSession, str]:
     sessions = sessions_for(request.user).select_related(
-        "register__location", "register__main_register", "location", "opened_by"
+        "register__location",
+        "register__main_register",
+        "location",
+        "opened_by",
+        "main_session__register",
     )
     session = get_object_or_404(sessions, pk=pk)
     return session, _require_operator(request, session.location)
 
 
-def _is_blind(register: Register, role: str) -> bool:
-    """Blind close hides the expected cash from whoever counts, except a manager. A sub's
-    cash is part of its main's expected cash, so a blind main hides its subs' too."""
-    if role == Membership.Role.MANAGER:
-        return False
-    main = register.main_register if register.is_sub else None
-    return register.blind_close or bool(main and main.blind_close)
+def _is_blind(session: TrackingSession, role: str) -> bool:
+    """Blind close hides the expected cash from whoever counts, except a manager
+    (the rule itself: sessions_app.selectors.is_blind)."""
+    return role != Membership.Role.MANAGER and is_blind(session)
 
 
 def _session_url(session_id: int) -> str | None:
@@ -141,7 +142,7 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
         session.register_id: session
         for session in TrackingSession.objects.filter(
             location=location, status=TrackingSession.Status.OPEN
-        ).select_related("opened_by")
+        ).select_related("opened_by", "register", "main_session__register")
     }
     cards = {}
     for register in registers:
@@ -151,7 +152,7 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
             session=session,
             last_closed_at=register.last_closed_at,
             left_in_drawer=register.last_retained_float,
-            blind=_is_blind(register, role),
+            blind=session is not None and _is_blind(session, role),
             session_url=_session_url(session.pk) if session else None,
             main_open=register.main_register_id in open_sessions,
         )
@@ -336,7 +337,7 @@ def adjust(request: HttpRequest, pk: int) -> HttpResponse:
         "location": location,
         "currency": location.currency,
         "form": form,
-        "blind": _is_blind(session.register, role),
+        "blind": _is_blind(session, role),
         "session_url": _session_url(session.pk),
         "registers_url": _registers_url(location),
     }
@@ -368,7 +369,7 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
                 status = _service_error(form, error, CLOSE_FIELDS)
                 session.refresh_from_db()
             else:
-                messages.success(request, _closed_message(closed, blind=_is_blind(register, role)))
+                messages.success(request, _closed_message(closed, blind=_is_blind(closed, role)))
                 return redirect(_session_url(closed.pk) or _registers_url(location))
         else:
             status = 400
@@ -377,7 +378,7 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
         if register.default_float is not None:
             initial["retained_float"] = _plain(register.default_float, location.currency)
         form = CloseSessionForm(initial=initial, register=register, rows=rows)
-    blind = _is_blind(register, role)
+    blind = _is_blind(session, role)
     context = {
         "section": "operations",
         "session": session,

@@ -379,6 +379,27 @@ def test_an_accountant_reads_but_cannot_correct(two_days, location, accountant):
     assert not Correction.objects.exists()
 
 
+def test_a_cashier_sees_no_expected_cash_of_a_sub_whose_main_closes_blind(
+    location, make_register, main_register, sub_a, cashier, manager
+):
+    main_register.blind_close = True
+    main_register.save()
+    services.open_session(register=main_register, opening_float="100.00", by=manager)
+    sub = services.open_session(register=sub_a, opening_float="5.00", by=cashier)
+    _sale(sub_a, "17.53", None)
+    url = reverse("reports:session", args=[sub.pk])
+    expected = "€22.53"  # 5.00 + 17.53: part of what the main register counts blind
+
+    assert expected not in _client(cashier).get(url).content.decode()
+    assert expected in _client(manager).get(url).content.decode()
+    # Closed, its transfer is still part of the main's blind count until the main closes.
+    services.close_session(session=sub, by=cashier)
+    closed = _client(cashier).get(url).content.decode()
+    assert "Transferred to main" in closed
+    assert expected not in closed
+    assert expected in _client(manager).get(url).content.decode()
+
+
 def test_a_cashier_gets_no_overview(location, cashier):
     response = _client(cashier).get(OVERVIEW)
     assert response.status_code == 403
