@@ -9,6 +9,7 @@ from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 _GROUPED_DOT = re.compile(r"^\d{1,3}(\.\d{3})+$")
+_GROUPED_COMMA = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
 def normalize_amount(text: str) -> str:
@@ -22,7 +23,9 @@ def normalize_amount(text: str) -> str:
             return text.replace(".", "").replace(",", ".")
         # No comma: "1.002" is a thousands group, "12.5" and "12.50" are decimals.
         return text.replace(".", "") if _GROUPED_DOT.match(text) else text
-    return text.replace(",", "")
+    # Only thousands commas ("1,002.50") are dropped. "12,50" stays as typed, for the
+    # service to refuse: reading it as 1250 would book a hundred times the cash.
+    return text.replace(",", "") if _GROUPED_COMMA.match(text) else text
 
 
 class AmountField(forms.CharField):

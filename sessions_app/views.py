@@ -178,9 +178,13 @@ def registers(request: HttpRequest) -> HttpResponse:
     if not locations_for(request.user).exists():
         return render(request, "no_locations.html", status=403)
     chosen = request.GET.get("location", "")
-    asked = locations_for(request.user).filter(pk=chosen).first() if chosen.isdigit() else None
+    # isascii: "²" is a digit to isdigit(), but not to the database's integer lookup.
+    is_id = chosen.isascii() and chosen.isdigit()
+    asked = locations_for(request.user).filter(pk=chosen).first() if is_id else None
     operated = locations_for(request.user, roles=OPERATOR_ROLES)
-    if not operated.exists() or (asked is not None and asked not in operated):
+    if not operated.exists() or (
+        asked is not None and not operated.filter(pk=asked.pk).exists()
+    ):
         # A reader of reports at this location: say where their work is (403, not 404).
         context = {"section": "operations", "location": asked}
         return render(request, "sessions_app/no_access.html", context, status=403)

@@ -253,6 +253,30 @@ def test_german_amounts_are_read_with_a_decimal_comma(client, manager, worked_se
     assert _fresh(worked_session).adjustments_in == D("14.50")
 
 
+def test_a_decimal_comma_in_english_is_refused_not_read_as_a_hundred_times_more(
+    client, manager, worked_session
+):
+    client.force_login(manager)
+    before = _fresh(worked_session).adjustments_in
+
+    response = client.post(
+        _adjust_url(worked_session),
+        {"direction": "in", "amount": "12,50", "reason": "Change"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 400
+    assert b"is not a number" in response.content
+    assert _fresh(worked_session).adjustments_in == before
+
+
+@pytest.mark.parametrize("asked", ["\u00b2", "\u0663", "1\u00b9"])
+def test_a_location_that_only_looks_like_a_number_is_no_error(client, cashier, asked):
+    client.force_login(cashier)
+    response = client.get(reverse("operations:registers"), {"location": asked})
+    assert response.status_code in (200, 404)
+
+
 # --- counting and closing ----------------------------------------------------------------
 
 

@@ -141,6 +141,10 @@ def test_a_missing_amount_is_a_dash_and_a_surplus_can_carry_its_sign():
         ("nl", "€ 7,05", "€7.05"),
         ("en", "1,002.50", "1002.50"),
         ("en", " 12.345 ", "12.345"),
+        ("en", "-1,000.00", "-1000.00"),
+        # A decimal comma in English is left for the service to refuse, never read as 1250.
+        ("en", "12,50", "12,50"),
+        ("en", "12,5", "12,5"),
     ],
 )
 def test_typed_amounts_follow_the_language(language, typed, plain):

@@ -66,7 +66,8 @@
           ? text.replace(/\./g, "").replace(",", ".")
           : (/^\d{1,3}(\.\d{3})+$/.test(text) ? text.replace(/\./g, "") : text);
       } else {
-        text = text.replace(/,/g, "");
+        // Only thousands commas; "12,50" is not a number here (the server refuses it too).
+        text = /^\d{1,3}(,\d{3})+(\.\d*)?$/.test(text) ? text.replace(/,/g, "") : text;
       }
       var match = /^(\d+)(?:\.(\d*))?$/.exec(text);
       if (!match || (match[2] || "").length > minor) return null;
