@@ -182,9 +182,7 @@ def registers(request: HttpRequest) -> HttpResponse:
     is_id = chosen.isascii() and chosen.isdigit()
     asked = locations_for(request.user).filter(pk=chosen).first() if is_id else None
     operated = locations_for(request.user, roles=OPERATOR_ROLES)
-    if not operated.exists() or (
-        asked is not None and not operated.filter(pk=asked.pk).exists()
-    ):
+    if not operated.exists() or (asked is not None and not operated.filter(pk=asked.pk).exists()):
         # A reader of reports at this location: say where their work is (403, not 404).
         context = {"section": "operations", "location": asked}
         return render(request, "sessions_app/no_access.html", context, status=403)
