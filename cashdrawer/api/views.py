@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -296,8 +296,16 @@ class TokenResponseSerializer(serializers.Serializer):
 
 
 def _replay_token(view: Any, request: Any, data: dict) -> dict:
-    """A repeat of a request that issued a token: the same token, a new secret."""
-    token = ApiToken.objects.get(pk=data["id"])
+    """A repeat of a request that issued a token: the same token, a new secret.
+
+    The repeat does not run `post`, so what `post` checks is checked here again: a
+    device token is re-keyed only by someone still managing its register, and a token
+    that was revoked (or deleted with its register or user) is not brought back."""
+    if hasattr(view, "get_register"):
+        view.get_register()
+    token = ApiToken.objects.filter(pk=data["id"], revoked_at__isnull=True).first()
+    if token is None:
+        raise NotFound(_("This token was revoked; ask for a new one with a new key."))
     return {**data, "token": reissue_secret(token)}
 
 

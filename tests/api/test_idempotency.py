@@ -156,6 +156,28 @@ def test_a_repeated_device_token_request_answers_the_same_token_with_a_new_secre
     assert client_with(again.json()["token"]).get("/api/v1/sessions/").status_code == 200
 
 
+def test_a_repeat_does_not_bring_a_revoked_device_token_back_nor_skip_the_managers_check(
+    client_for, manager, register
+):
+    api = client_for(manager)
+    path = f"/api/v1/registers/{register.pk}/device-tokens/"
+    first = api.post(path, {"name": "T1"}, HTTP_IDEMPOTENCY_KEY="dev")
+    assert api.delete(f"/api/v1/device-tokens/{first.json()['id']}/").status_code == 204
+
+    again = api.post(path, {"name": "T1"}, HTTP_IDEMPOTENCY_KEY="dev")
+    assert again.status_code == 404
+    assert "revoked" in again.json()["detail"]
+    assert ApiToken.objects.get(kind="device").revoked_at is not None
+
+    # Demoted to cashier, the same repeat may no longer re-key the terminal's token.
+    second = api.post(path, {"name": "T2"}, HTTP_IDEMPOTENCY_KEY="dev-2")
+    digest = ApiToken.objects.get(pk=second.json()["id"]).digest
+    manager.memberships.update(role="cashier")
+    refused = api.post(path, {"name": "T2"}, HTTP_IDEMPOTENCY_KEY="dev-2")
+    assert refused.status_code == 403
+    assert ApiToken.objects.get(pk=second.json()["id"]).digest == digest
+
+
 def test_a_repeated_login_gets_the_same_token_with_a_new_secret(api_client, manager):
     body = {"username": "maria", "password": "s3cret-pass"}
     first = api_client.post("/api/v1/auth/token/", body, HTTP_IDEMPOTENCY_KEY="login")
