@@ -208,9 +208,14 @@ def save_cleaned(instance: models.Model) -> None:
     A unique row written by someone else between the check and the save is reported as
     the same 400 the check would have given.
     """
-    instance.full_clean()
     try:
         with transaction.atomic():
+            if instance.pk:
+                # Lock, then check: a register's clean() reads whether it has an open
+                # session, and open_session() locks this same row before opening one, so
+                # a role change and an opening cannot both pass.
+                type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+            instance.full_clean()
             instance.save()
     except IntegrityError:
         raise ValidationError(

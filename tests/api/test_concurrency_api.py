@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections import defaultdict
 from decimal import Decimal as D
@@ -130,3 +131,57 @@ def test_sixteen_terminals_post_2000_sales_with_repeats_exactly_once(location, r
     session = TrackingSession.objects.get(pk=session.pk)
     assert session.cash_sales_count == SALES
     assert session.current_expected_cash == D("150.00") + total
+
+
+def test_a_register_change_racing_an_opening_sees_the_open_session(register, manager):
+    """PATCH cash_tracking=false while a session is being opened: the change must wait for
+    the opening's lock on the register and then be refused, never both pass."""
+    from django.db import transaction
+
+    from cashdrawer.authentication import issue_user_token
+    from cashdrawer.models import Register
+
+    secret = issue_user_token(user=manager).secret
+    locked, patched = threading.Event(), threading.Event()
+    answers: list[int] = []
+    errors: list[str] = []
+
+    def open_slowly() -> None:
+        try:
+            with transaction.atomic():
+                Register.objects.select_for_update().get(pk=register.pk)  # as open_session
+                locked.set()
+                patched.wait(timeout=5)
+                time.sleep(0.5)  # the PATCH has been sent; let it reach the lock and wait
+                services.open_session(register=register, opening_float="150.00", by=manager)
+        except BaseException:
+            errors.append(traceback.format_exc())
+        finally:
+            connection.close()
+
+    def patch() -> None:
+        try:
+            locked.wait(timeout=5)
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+            patched.set()
+            response = client.patch(
+                f"/api/v1/registers/{register.pk}/", {"cash_tracking": False}, format="json"
+            )
+            answers.append(response.status_code)
+        except BaseException:
+            errors.append(traceback.format_exc())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_slowly), threading.Thread(target=patch)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not errors, errors
+    assert answers == [400]
+    register.refresh_from_db()
+    assert register.cash_tracking is True
+    assert TrackingSession.objects.filter(register=register, status="open").count() == 1
