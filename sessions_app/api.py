@@ -8,12 +8,9 @@ services hold every rule; their errors become 400/409 in cashdrawer/exception_ha
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Sum
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -38,7 +35,7 @@ from cashdrawer.api.base import (
 from cashdrawer.filters import MAX_ID
 from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
 from cashdrawer.models import Register
-from cashdrawer.money import format_amount, quantize
+from cashdrawer.money import format_amount
 from cashdrawer.permissions import (
     check_operator,
     check_register,
@@ -49,7 +46,7 @@ from cashdrawer.permissions import (
 from sessions_app import services
 from sessions_app.filters import SessionFilter, TransactionFilter
 from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
-from sessions_app.selectors import is_blind
+from sessions_app.selectors import is_blind, sales_by_method, totals_by_method
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
 
@@ -153,11 +150,7 @@ class SessionSerializer(MoneySerializer):
     @extend_schema_field(serializers.DictField(child=serializers.CharField(), allow_null=True))
     def get_sales_by_method(self, session: TrackingSession) -> dict[str, str]:
         known = self.context.get("sales_by_method")
-        by_method = (
-            known.get(session.pk, {})
-            if known is not None
-            else sales_by_method([session]).get(session.pk, {})
-        )
+        by_method = known.get(session.pk, {}) if known is not None else sales_by_method(session)
         return {
             method: format_amount(amount, self._currency) for method, amount in by_method.items()
         }
@@ -180,20 +173,6 @@ class SessionSerializer(MoneySerializer):
     def _sees(self, session: TrackingSession) -> bool:
         request = self.context.get("request")
         return request is not None and sees_blind_figures(request, session.location_id)
-
-
-def sales_by_method(sessions: Iterable[TrackingSession]) -> dict[int, dict[str, Decimal]]:
-    """Sales per payment method of each session, in one query."""
-    rows = (
-        Transaction.objects.filter(session__in=[s.pk for s in sessions], kind="sale")
-        .values("session_id", "payment_method")
-        .annotate(total=Sum("amount"))
-        .order_by("session_id", "payment_method")
-    )
-    result: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for row in rows:
-        result[row["session_id"]][row["payment_method"]] = quantize(row["total"])
-    return result
 
 
 class TransactionSerializer(MoneySerializer):
@@ -316,7 +295,8 @@ class SessionListView(generics.ListAPIView):
     )
     def get(self, request, *args, **kwargs):
         sessions = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        context = {**self.get_serializer_context(), "sales_by_method": sales_by_method(sessions)}
+        sales = totals_by_method(sessions, Transaction.Kind.SALE)
+        context = {**self.get_serializer_context(), "sales_by_method": sales}
         data = SessionSerializer(sessions, many=True, context=context).data
         return self.get_paginated_response(data)
 
