@@ -24,7 +24,6 @@ from cashdrawer.models import Location, Membership
 from cashdrawer.selectors import OPERATOR_ROLES, role_at
 
 Role = Membership.Role
-ANY_ROLE = frozenset(Role.values)
 MANAGER_ONLY = frozenset({Role.MANAGER})
 
 DEVICE_MESSAGE = _("A device token may only act on its own register.")

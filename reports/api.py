@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from cashdrawer.api.base import READ_ERRORS, errors
 from cashdrawer.models import Location
 from cashdrawer.money import format_amount
+from cashdrawer.permissions import is_device
 from cashdrawer.selectors import REPORT_ROLES, locations_for
 from reports import exports
 from reports.filters import CSVQuerySerializer, ReportQuerySerializer, SessionsCSVQuerySerializer
@@ -52,7 +53,7 @@ class ReadsReports(BasePermission):
     message = _("Only managers and accountants read reports.")
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        if getattr(request.auth, "is_device_token", False):
+        if is_device(request):
             self.message = _("A device token cannot read reports.")
             return False
         return locations_for(request.user, roles=REPORT_ROLES).exists()

@@ -93,7 +93,6 @@ class CountFormBase(forms.Form):
     # An anchor for errors about the count as a whole (unknown denomination, nothing
     # counted); the services name it "counts" or "opening_counts".
     counts = forms.CharField(required=False, widget=forms.HiddenInput)
-    total_field = ""  # the amount field used when the method is "total"
 
     def __init__(self, *args: Any, register: Register, rows: list[CountRow], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -168,8 +167,6 @@ class CountFormBase(forms.Form):
 
 
 class OpenSessionForm(CountFormBase):
-    total_field = "opening_float"
-
     opening_float = AmountField(label=_("Opening float"), required=False)
     note = forms.CharField(
         label=_("Note"),
@@ -199,8 +196,6 @@ class OpenSessionForm(CountFormBase):
 class CloseSessionForm(CountFormBase):
     """Count (or deliberately not count), the retained float and a note. A sub-register's
     form has no count at all: its cash is counted at its main register."""
-
-    total_field = "counted"
 
     counted = AmountField(label=_("Counted cash"), required=False)
     not_counted = forms.BooleanField(

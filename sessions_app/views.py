@@ -250,7 +250,7 @@ def open_session(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         initial = breakdown(suggested, rows)
         if suggested is not None:
-            initial["opening_float"] = _plain(suggested, location.currency)
+            initial["opening_float"] = number(suggested, location.currency)
         form = OpenSessionForm(initial=initial, register=register, rows=rows)
     main_session = None
     if register.is_sub:
@@ -270,11 +270,6 @@ def open_session(request: HttpRequest, pk: int) -> HttpResponse:
         "registers_url": _registers_url(location),
     }
     return render(request, "sessions_app/open.html", context, status=status)
-
-
-def _plain(amount: Decimal, currency: str) -> str:
-    """An amount for an input field, in the page's language (150,00 in German)."""
-    return number(amount, currency)
 
 
 def _opened_message(session: TrackingSession) -> str:
@@ -378,7 +373,7 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         initial = {}
         if register.default_float is not None:
-            initial["retained_float"] = _plain(register.default_float, location.currency)
+            initial["retained_float"] = number(register.default_float, location.currency)
         form = CloseSessionForm(initial=initial, register=register, rows=rows)
     blind = _is_blind(session, role)
     context = {
