@@ -158,8 +158,9 @@
         var ceiling = off ? expected : counted;
         var retained = typed === null ? (defaultRetained || 0) : typed;
         var capped = false;
-        // The service caps a float left at its default at the counted (or expected) cash.
-        if (ceiling !== null && retained > ceiling && typed === defaultRetained) {
+        // The service caps a float left at its default (or left empty) at the counted
+        // (or expected) cash.
+        if (ceiling !== null && retained > ceiling && (typed === null || typed === defaultRetained)) {
           retained = Math.max(ceiling, 0);
           capped = true;
         }
