@@ -69,8 +69,9 @@ def log_in(page: Page):
         page.goto("/login/")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
-        page.click("button.primary[type=submit]")
-        page.wait_for_load_state()
+        # Wait for the page the form leads to, not the login page still showing.
+        with page.expect_navigation():
+            page.click("button.primary[type=submit]")
         assert "/login/" not in page.url, f"{username} could not log in"
         return page
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +19,8 @@ def test_a_wrong_password_is_explained_on_the_form(page, manager):
 
 def test_the_interface_speaks_german_when_chosen(page, log_in, manager):
     log_in("maria")
-    page.select_option("#language-select", "de")
-    page.wait_for_load_state()
-    assert page.locator("html").get_attribute("lang") == "de"
-    assert page.get_by_role("button", name="Abmelden").is_visible()
+    # Choosing submits the form at once; wait for that page, not the current one.
+    with page.expect_navigation():
+        page.select_option("#language-select", "de")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.get_by_role("button", name="Abmelden")).to_be_visible()
