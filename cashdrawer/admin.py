@@ -11,13 +11,25 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
-from cashdrawer.models import ApiToken, AuditEntry, Denomination, Location, Membership, Register
+from cashdrawer.bounds import CASH, canonical_method
+from cashdrawer.models import (
+    ApiToken,
+    AuditEntry,
+    Denomination,
+    Location,
+    Membership,
+    PaymentMethod,
+    Register,
+)
 from cashdrawer.money import format_amount
 
 # --- helpers shared with sessions_app/admin.py -----------------------------------------
@@ -104,12 +116,58 @@ class RegisterInline(admin.TabularInline):
         return super().get_queryset(request).select_related("location", "main_register__location")
 
 
+class PaymentMethodForm(forms.ModelForm):
+    class Meta:
+        model = PaymentMethod
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        # Canonical before the formset compares the rows: "Card" and "card" are one method.
+        name = canonical_method(self.cleaned_data.get("name") or "")
+        if not name:
+            raise ValidationError(_("Enter a name such as card or voucher."))
+        return name
+
+
+class PaymentMethodFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        if self.instance.pk is None:
+            return  # a new location gets cash and card when it is saved
+        kept = {
+            form.cleaned_data.get("name")
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        }
+        if CASH not in kept:
+            raise ValidationError(_("Keep cash: it is the method that moves cash in the drawer."))
+
+    def save_new(self, form, commit: bool = True) -> PaymentMethod:
+        # A new location already has cash and card (Location.save): add only what it lacks.
+        existing = PaymentMethod.objects.filter(
+            location=self.instance, name=form.cleaned_data["name"]
+        ).first()
+        return existing or super().save_new(form, commit=commit)
+
+
+class PaymentMethodInline(admin.TabularInline):
+    model = PaymentMethod
+    form = PaymentMethodForm
+    formset = PaymentMethodFormSet
+    extra = 1
+    verbose_name_plural = "payment methods taken here (only cash moves cash in the drawer)"
+
+
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["name", "currency", "timezone", "register_count"]
+    list_display = ["name", "currency", "timezone", "max_amount_display", "register_count"]
     search_fields = ["name"]
     list_filter = ["currency"]
-    inlines = [RegisterInline, MembershipInline]
+    inlines = [PaymentMethodInline, RegisterInline, MembershipInline]
+
+    @admin.display(description="ceiling for one amount", ordering="max_amount")
+    def max_amount_display(self, obj: Location) -> str:
+        return money(obj.max_amount, obj.currency)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Location]:
         return super().get_queryset(request).annotate(register_count=Count("registers"))

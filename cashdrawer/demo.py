@@ -20,7 +20,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 
-from cashdrawer.models import Denomination, Location, Membership, Register
+from cashdrawer.models import Denomination, Location, Membership, PaymentMethod, Register
 from cashdrawer.money import ZERO
 from sessions_app import services
 from sessions_app.models import Adjustment, Correction, TrackingSession, Transaction
@@ -230,6 +230,8 @@ def _create_location(spec: LocationSpec) -> Location:
     location = Location(name=spec.name, currency=spec.currency, timezone=spec.timezone)
     location.full_clean()
     location.save()
+    # Cash and card come with every location; the demo stores also take vouchers.
+    PaymentMethod.objects.create(location=location, name="voucher")
     by_code: dict[str, Register] = {}
     for register_spec in spec.registers:
         register = Register(

@@ -17,7 +17,9 @@ def normalize_amount(text: str) -> str:
     services, which then check it against the currency ("12,50" in German is 12.50;
     "1.002,50" is 1002.50; "1,002.50" in English is 1002.50). Only the shape is handled
     here; whether it is a valid amount stays the service's decision."""
-    text = text.strip().replace("\u00a0", "").replace(" ", "").replace("'", "")
+    # Inner spaces are left for the service to refuse, like any other character that is
+    # not a digit or a separator: "1 5" is more likely two amounts than fifteen.
+    text = text.strip()
     if formats.get_format("DECIMAL_SEPARATOR") == ",":
         if "," in text:
             return text.replace(".", "").replace(",", ".")

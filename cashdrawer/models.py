@@ -7,22 +7,36 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from cashdrawer.bounds import DEFAULT_PAYMENT_METHODS, canonical_method
 from cashdrawer.money import (
+    AMOUNT_MAX_DIGITS,
+    CEILING_MAX,
     CURRENCY_CHOICES,
     DECIMAL_PLACES,
-    MAX_DIGITS,
+    DEFAULT_CEILING,
+    FIGURE_MAX_DIGITS,
     has_more_decimals,
     minor_units,
 )
 
 
-def money_field(**kwargs) -> models.DecimalField:
-    return models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs)
+def amount_field(**kwargs) -> models.DecimalField:
+    """One amount as entered: a sale, an adjustment, a float, a face value, a ceiling."""
+    return models.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs
+    )
+
+
+def figure_field(**kwargs) -> models.DecimalField:
+    """A figure summed from many amounts: running totals, expected and counted cash."""
+    return models.DecimalField(
+        max_digits=FIGURE_MAX_DIGITS, decimal_places=DECIMAL_PLACES, **kwargs
+    )
 
 
 def validate_timezone(value: str) -> None:
@@ -36,16 +50,49 @@ class Location(models.Model):
     timezone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Amsterdam", validators=[validate_timezone]
     )
+    max_amount = amount_field(
+        verbose_name=_("ceiling for one amount"),
+        default=DEFAULT_CEILING,
+        validators=[MinValueValidator(Decimal("1")), MaxValueValidator(CEILING_MAX)],
+        help_text=_(
+            "The largest single amount (a sale, a refund, an adjustment, a float) that may "
+            "be entered here, in the location's currency. A typo such as 999999999999 is "
+            "refused instead of booked."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
         verbose_name = _("location")
         verbose_name_plural = _("locations")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_amount__gte=1) & Q(max_amount__lte=CEILING_MAX),
+                name="location_max_amount_in_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        created = self._state.adding
+        super().save(*args, **kwargs)
+        if created:
+            # Every new store takes cash and card; its managers add others in the admin.
+            PaymentMethod.objects.bulk_create(
+                [PaymentMethod(location=self, name=name) for name in DEFAULT_PAYMENT_METHODS],
+                ignore_conflicts=True,
+            )
+
     def clean(self) -> None:
+        if self.max_amount is not None and has_more_decimals(self.max_amount, self.minor_units):
+            raise ValidationError(
+                {
+                    "max_amount": _("%(currency)s amounts have at most %(places)s decimals.")
+                    % {"currency": self.currency, "places": self.minor_units}
+                }
+            )
         if self.pk:
             before = Location.objects.filter(pk=self.pk).values_list("currency", flat=True).first()
             has_sessions = self.registers.filter(sessions__isnull=False).exists()
@@ -97,7 +144,7 @@ class Register(models.Model):
     count_method = models.CharField(
         _("count method"), max_length=13, choices=CountMethod, default=CountMethod.DENOMINATIONS
     )
-    default_float = money_field(
+    default_float = amount_field(
         verbose_name=_("default float"),
         null=True,
         blank=True,
@@ -209,6 +256,11 @@ class Register(models.Model):
                     _("%(currency)s amounts have at most %(places)s decimals.")
                     % {"currency": self.location.currency, "places": places}
                 )
+            if self.default_float > self.location.max_amount:
+                errors.setdefault("default_float", []).append(
+                    _("At most the store's ceiling for one amount, %(ceiling)s.")
+                    % {"ceiling": self.location.max_amount}
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -246,7 +298,7 @@ class Denomination(models.Model):
         NOTE = "note", _("note")
 
     currency = models.CharField(_("currency"), max_length=3, choices=CURRENCY_CHOICES)
-    value = money_field(verbose_name=_("value"))
+    value = amount_field(verbose_name=_("value"))
     kind = models.CharField(_("kind"), max_length=4, choices=Kind)
 
     class Meta:
@@ -263,6 +315,41 @@ class Denomination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.value} {self.currency} ({self.kind})"
+
+
+class PaymentMethod(models.Model):
+    """A payment method a location takes. Only `cash` moves cash in the drawer; the others
+    (card, voucher, ...) count for sales by method. Names are kept in their canonical form
+    (see cashdrawer.bounds.canonical_method), so "Card", "CARD" and "ca\u200brd" are one."""
+
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.CASCADE,
+        related_name="payment_methods",
+        verbose_name=_("location"),
+    )
+    name = models.CharField(_("name"), max_length=40)
+
+    class Meta:
+        ordering = ["location__name", "name"]
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        constraints = [
+            models.UniqueConstraint(fields=["location", "name"], name="payment_method_unique"),
+            models.CheckConstraint(condition=~Q(name=""), name="payment_method_name_given"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name = canonical_method(self.name)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.name = canonical_method(self.name or "")
+        if not self.name:
+            raise ValidationError({"name": _("Enter a name such as card or voucher.")})
 
 
 class Membership(models.Model):

@@ -1,8 +1,15 @@
-"""Money: exact decimals with the currency's number of minor units, never floats."""
+"""Money: exact decimals with the currency's number of minor units, never floats.
+
+Bounds live here too, so every face (API, pages, admin, commands) refuses the same
+amounts: one amount a person or terminal enters is at most its location's ceiling
+(`Location.max_amount`), and no figure stored on a session may pass what its column
+holds (`FIGURE_LIMIT`; the services check new totals against it under the lock).
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import ROUND_DOWN, Decimal
 
 from django.utils.translation import gettext as _
 
@@ -26,9 +33,24 @@ CURRENCY_MINOR_UNITS: dict[str, int] = {
 
 CURRENCY_CHOICES = [(code, code) for code in CURRENCY_MINOR_UNITS]
 
-# Field sizes for every money column: up to 999,999,999,999.99.
-MAX_DIGITS = 14
 DECIMAL_PLACES = 2
+# One amount as entered (a sale, an adjustment, a float, a face value, a ceiling). The
+# columns keep their first size (up to 999,999,999,999.99), far above the largest
+# ceiling a location may set, so rows stored before the ceilings existed stay readable.
+AMOUNT_MAX_DIGITS = 14
+# Figures summed from many amounts (a session's running totals, expected and counted
+# cash, discrepancies, transfers): up to 9,999,999,999,999.99.
+FIGURE_MAX_DIGITS = 15
+FIGURE_LIMIT = Decimal("9999999999999.99")
+# A location's ceiling for one amount: 100,000.00 unless its administrator sets another,
+# at most CEILING_MAX, so ten thousand amounts at the ceiling still fit a session's figures.
+DEFAULT_CEILING = Decimal("100000.00")
+CEILING_MAX = Decimal("1000000000.00")
+
+# What an amount may look like as text: ASCII digits, at most one decimal point, an
+# optional minus sign. No exponent ("1e3"), no underscores ("4_5"), no inner spaces, no
+# other digits ("٤٥"), none of which a cashier means as money; Decimal() accepts them all.
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(\.[0-9]+)?|-?\.[0-9]+|-?[0-9]+\.")
 
 ZERO = Decimal("0.00")
 
@@ -41,11 +63,18 @@ def minor_units(currency: str) -> int:
     return CURRENCY_MINOR_UNITS.get(currency, 2)
 
 
-def parse_amount(value: object, *, currency: str, allow_negative: bool = False) -> Decimal:
+def parse_amount(
+    value: object,
+    *,
+    currency: str,
+    allow_negative: bool = False,
+    ceiling: Decimal | None = None,
+) -> Decimal:
     """Turn user input into an exact Decimal for `currency`, refusing rather than rounding.
 
     Accepts Decimal, int and str ("150", "150.00"). Floats are refused: they cannot
-    carry an exact amount of money.
+    carry an exact amount of money. Above `ceiling` (the location's ceiling for one
+    amount), or FIGURE_LIMIT without one, is refused with a message naming the bound.
     """
     if isinstance(value, (bool, float)):
         raise AmountError(_("Enter the amount as a decimal string such as 150.00."))
@@ -54,14 +83,18 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
     elif isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation:
-            raise AmountError(_("%(value)s is not a number.") % {"value": repr(value)}) from None
+        text = value.strip()
+        # Length first: the pattern and Decimal() need not read a megabyte of digits.
+        if len(text) > 40 or not _AMOUNT_TEXT.fullmatch(text):
+            raise AmountError(not_a_number(value))
+        amount = Decimal(text)
     else:
         raise AmountError(_("Enter an amount."))
     if not amount.is_finite():
         raise AmountError(_("Enter a finite amount."))
+    # Compared by digits, not arithmetic: abs() of Decimal("1e1000000") overflows.
+    if _integer_digits(amount) > FIGURE_MAX_DIGITS:
+        raise AmountError(too_large(FIGURE_LIMIT, currency))
     places = minor_units(currency)
     if has_more_decimals(amount, places):
         if places == 0:
@@ -72,10 +105,41 @@ def parse_amount(value: object, *, currency: str, allow_negative: bool = False) 
         )
     if amount < 0 and not allow_negative:
         raise AmountError(_("The amount cannot be negative."))
-    if abs(amount) >= Decimal(10) ** (MAX_DIGITS - DECIMAL_PLACES):
-        raise AmountError(_("The amount is too large."))
+    limit = FIGURE_LIMIT if ceiling is None else min(ceiling, FIGURE_LIMIT)
+    if abs(amount) > limit:
+        raise AmountError(too_large(limit, currency, ceiling=ceiling is not None))
     # "+ ZERO" turns a "-0" into 0.00, so no amount is ever shown as "-0.00".
     return quantize(amount) + ZERO
+
+
+def not_a_number(value: object) -> str:
+    text = str(value)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return _("%(value)s is not a number: write an amount such as 150.00.") % {"value": repr(shown)}
+
+
+def too_large(limit: Decimal, currency: str, *, ceiling: bool = False) -> str:
+    # Rounded down: the bound in yen is 9999999999999, not a rounded-up 10000000000000.
+    places = Decimal(1).scaleb(-minor_units(currency))
+    bound = f"{limit.quantize(places, rounding=ROUND_DOWN)} {currency}"
+    if ceiling:
+        return _(
+            "The amount is above this store's ceiling of %(ceiling)s for one amount. "
+            "An administrator can raise it."
+        ) % {"ceiling": bound}
+    return _("The amount is above the largest amount Cashdrawer stores, %(limit)s.") % {
+        "limit": bound
+    }
+
+
+def within_figure_limit(*figures: Decimal | None) -> bool:
+    """Whether every figure fits a session's money columns."""
+    return all(figure is None or abs(figure) <= FIGURE_LIMIT for figure in figures)
+
+
+def _integer_digits(amount: Decimal) -> int:
+    _sign, digits, exponent = amount.as_tuple()
+    return max(len(digits) + int(exponent), 0)
 
 
 def has_more_decimals(amount: Decimal, places: int) -> bool:

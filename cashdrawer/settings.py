@@ -5,6 +5,7 @@ SECRET_KEY    required unless DEBUG is on
 DEBUG         1/0 (default 0)
 ALLOWED_HOSTS comma-separated (default: localhost names when DEBUG is on, none otherwise)
 CONN_MAX_AGE  seconds a database connection is kept (default 60)
+LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 90)
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Bounds (cashdrawer/bounds.py): a terminal that was offline may send sales this many
+# days old (they arrive as late sales); older ones are refused.
+LATE_SALES_LIMIT_DAYS = env_int("LATE_SALES_LIMIT_DAYS", 90)
+if not 1 <= LATE_SALES_LIMIT_DAYS <= 3660:
+    raise ImproperlyConfigured("LATE_SALES_LIMIT_DAYS must lie between 1 and 3660 days.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -25,6 +25,7 @@ from cashdrawer.api.base import (
     AwareDateTimeField,
     CountInput,
     CountLineSerializer,
+    IdField,
     MoneyField,
     MoneyModelSerializer,
     MoneySerializer,
@@ -32,7 +33,6 @@ from cashdrawer.api.base import (
     TextField,
     errors,
 )
-from cashdrawer.filters import MAX_ID
 from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
 from cashdrawer.models import Register
 from cashdrawer.money import format_amount
@@ -197,7 +197,7 @@ class TransactionSerializer(MoneySerializer):
 
 
 class RegisterRefSerializer(serializers.Serializer):
-    register = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    register = IdField()
 
 
 class OpenSessionRequestSerializer(RegisterRefSerializer):
@@ -379,6 +379,7 @@ class AdjustmentCreateView(SessionActionView):
             amount=body["amount"],
             reason=body["reason"],
             by=request.user,
+            sees_expected=sees_blind_figures(request, session.location_id),
         )
         data = AdjustmentSerializer(adjustment, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from cashdrawer.money import FIGURE_LIMIT
+
 
 class CashdrawerError(Exception):
     code = "error"
@@ -78,3 +80,22 @@ class InvalidInput(CashdrawerError):
 
     def as_dict(self) -> dict[str, list[str]]:
         return {self.field: [self.message]}
+
+
+class LimitExceeded(DomainError):
+    """A session's figure would pass what its database column holds."""
+
+    code = "limit_exceeded"
+
+    def default_message(self) -> str:
+        return _(
+            "This would take the session's figures past %(limit)s, the most Cashdrawer "
+            "stores for one session. Close the session and go on in a new one."
+        ) % {"limit": FIGURE_LIMIT}
+
+
+class InsufficientCash(DomainError):
+    code = "insufficient_cash"
+
+    def default_message(self) -> str:
+        return _("There is not that much cash in the drawer.")

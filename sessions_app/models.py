@@ -17,7 +17,7 @@ from django.db.models.functions import Coalesce, Round
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
-from cashdrawer.models import Location, Register, money_field
+from cashdrawer.models import Location, Register, amount_field, figure_field
 
 User = settings.AUTH_USER_MODEL
 
@@ -60,20 +60,20 @@ class TrackingSession(models.Model):
     )
     opened_automatically = models.BooleanField(default=False)
     opening_note = models.TextField(blank=True)
-    opening_float = money_field()
-    previous_closing_float = money_field(null=True, blank=True)
-    start_discrepancy = money_field()
+    opening_float = figure_field()
+    previous_closing_float = figure_field(null=True, blank=True)
+    start_discrepancy = figure_field()
 
     # Running totals, changed only with F() under the session's row lock.
-    cash_sales = money_field(default=Decimal("0.00"))
+    cash_sales = figure_field(default=Decimal("0.00"))
     cash_sales_count = models.PositiveIntegerField(default=0)
-    cash_refunds = money_field(default=Decimal("0.00"))
+    cash_refunds = figure_field(default=Decimal("0.00"))
     cash_refunds_count = models.PositiveIntegerField(default=0)
-    total_sales = money_field(default=Decimal("0.00"))
-    total_refunds = money_field(default=Decimal("0.00"))
-    adjustments_in = money_field(default=Decimal("0.00"))
-    adjustments_out = money_field(default=Decimal("0.00"))
-    sub_register_cash = money_field(default=Decimal("0.00"))
+    total_sales = figure_field(default=Decimal("0.00"))
+    total_refunds = figure_field(default=Decimal("0.00"))
+    adjustments_in = figure_field(default=Decimal("0.00"))
+    adjustments_out = figure_field(default=Decimal("0.00"))
+    sub_register_cash = figure_field(default=Decimal("0.00"))
 
     # Stored at close; a closed session never changes again.
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -81,13 +81,13 @@ class TrackingSession(models.Model):
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     closing_note = models.TextField(blank=True)
-    expected_cash = money_field(null=True, blank=True)
-    counted_cash = money_field(null=True, blank=True)
-    end_discrepancy = money_field(null=True, blank=True)
-    retained_float = money_field(null=True, blank=True)
-    cash_removed = money_field(null=True, blank=True)
+    expected_cash = figure_field(null=True, blank=True)
+    counted_cash = figure_field(null=True, blank=True)
+    end_discrepancy = figure_field(null=True, blank=True)
+    retained_float = figure_field(null=True, blank=True)
+    cash_removed = figure_field(null=True, blank=True)
     # Equals the start discrepancy while open; start + end once closed.
-    total_discrepancy = money_field()
+    total_discrepancy = figure_field()
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -242,7 +242,7 @@ class Transaction(models.Model):
     )
     kind = models.CharField(max_length=6, choices=Kind)
     payment_method = models.CharField(max_length=40)
-    amount = money_field()
+    amount = amount_field()
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField()
     # NULL, not "", when absent: the unique constraint ignores NULLs.
@@ -300,7 +300,7 @@ class Adjustment(models.Model):
         TrackingSession, on_delete=models.PROTECT, related_name="adjustments"
     )
     direction = models.CharField(max_length=3, choices=Direction)
-    amount = money_field()
+    amount = amount_field()
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
@@ -337,7 +337,7 @@ class CountLine(models.Model):
     session = models.ForeignKey(TrackingSession, on_delete=models.PROTECT, related_name="counts")
     stage = models.CharField(max_length=7, choices=Stage)
     # The face value is copied, not linked: a count stays true if denominations are edited.
-    value = money_field()
+    value = amount_field()
     quantity = models.PositiveIntegerField()
 
     class Meta:
@@ -369,7 +369,7 @@ class ClosingTransfer(models.Model):
     main_session = models.ForeignKey(
         TrackingSession, on_delete=models.PROTECT, related_name="transfers_in"
     )
-    amount = money_field()
+    amount = figure_field()
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -393,7 +393,7 @@ class Correction(models.Model):
     session = models.ForeignKey(
         TrackingSession, on_delete=models.PROTECT, related_name="corrections"
     )
-    amount = money_field(help_text=_("Signed correction of the discrepancy, e.g. -2.00."))
+    amount = amount_field(help_text=_("Signed correction of the discrepancy, e.g. -2.00."))
     reason = models.CharField(max_length=500)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

@@ -24,12 +24,28 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cashdrawer.models import Denomination, Register
-from cashdrawer.money import ZERO, AmountError, format_amount, parse_amount
+from cashdrawer.bounds import (
+    CASH,
+    BoundError,
+    canonical_method,
+    check_occurred_at,
+    check_storable_text,
+    unknown_method_message,
+)
+from cashdrawer.models import Denomination, Location, PaymentMethod, Register
+from cashdrawer.money import (
+    ZERO,
+    AmountError,
+    format_amount,
+    parse_amount,
+    within_figure_limit,
+)
 from cashdrawer.services import write_audit
 from sessions_app.exceptions import (
     CashTrackingOff,
+    InsufficientCash,
     InvalidInput,
+    LimitExceeded,
     MainSessionNotOpen,
     SessionAlreadyOpen,
     SessionClosed,
@@ -44,6 +60,7 @@ from sessions_app.models import (
     TrackingSession,
     Transaction,
 )
+from sessions_app.selectors import is_blind
 
 # A count line is {"value": "50.00", "quantity": 3} or ("50.00", 3).
 CountInput = Iterable[Mapping[str, Any] | tuple[Any, Any]]
@@ -51,6 +68,8 @@ CountInput = Iterable[Mapping[str, Any] | tuple[Any, Any]]
 MAX_QUANTITY = 1_000_000
 PAYMENT_METHOD_MAX = 40
 EXTERNAL_ID_MAX = 100
+# The session's counters of cash sales and refunds are PostgreSQL integers.
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -62,9 +81,24 @@ class RecordedTransaction:
 # --- input checks (shape only; no other records involved) ---------------------------
 
 
-def _amount(value: Any, *, field: str, currency: str, allow_negative: bool = False) -> Decimal:
+def _amount(
+    value: Any,
+    *,
+    field: str,
+    location: Location,
+    allow_negative: bool = False,
+    ceiling: bool = True,
+) -> Decimal:
+    """An amount of the location's currency; one entered by a person or a terminal is at
+    most the location's ceiling. `ceiling=False` for a count of the whole drawer, which
+    holds many entries: it is bounded by what a session's figures hold."""
     try:
-        return parse_amount(value, currency=currency, allow_negative=allow_negative)
+        return parse_amount(
+            value,
+            currency=location.currency,
+            allow_negative=allow_negative,
+            ceiling=location.max_amount if ceiling else None,
+        )
     except AmountError as error:
         raise InvalidInput(field, str(error)) from None
 
@@ -87,7 +121,22 @@ def _text(value: Any, *, field: str, max_length: int, required: bool) -> str:
         raise InvalidInput(field, _("This field is required."))
     if len(text) > max_length:
         raise InvalidInput(field, _("At most %(max)d characters, please.") % {"max": max_length})
+    try:
+        check_storable_text(text)
+    except BoundError as error:
+        raise InvalidInput(field, str(error)) from None
     return text
+
+
+def _payment_method(value: Any, *, location: Location) -> str:
+    """The location's name for the method given: compared in canonical form (NFKC,
+    without invisible characters, case folded), so "CASH" and "ca\u200bsh" are cash."""
+    text = _text(value, field="payment_method", max_length=PAYMENT_METHOD_MAX, required=True)
+    name = canonical_method(text)
+    known = list(PaymentMethod.objects.filter(location=location).values_list("name", flat=True))
+    if name not in known:
+        raise InvalidInput("payment_method", unknown_method_message(text, known))
+    return name
 
 
 @dataclass(frozen=True)
@@ -99,8 +148,9 @@ class ParsedCount:
         return sum((value * quantity for value, quantity in self.lines), ZERO)
 
 
-def parse_count(counts: CountInput, *, currency: str, field: str = "counts") -> ParsedCount:
+def parse_count(counts: CountInput, *, location: Location, field: str = "counts") -> ParsedCount:
     """Check a denomination count against the currency's denominations."""
+    currency = location.currency
     if isinstance(counts, (str, bytes)) or not isinstance(counts, Iterable):
         raise InvalidInput(field, _("Give a list of denominations with their quantities."))
     if isinstance(counts, Mapping):
@@ -115,7 +165,7 @@ def parse_count(counts: CountInput, *, currency: str, field: str = "counts") -> 
             raw_value, quantity = line
         else:
             raise InvalidInput(field, _("Each line needs a value and a quantity."))
-        value = _amount(raw_value, field=field, currency=currency)
+        value = _amount(raw_value, field=field, location=location, ceiling=False)
         if value not in known:
             raise InvalidInput(
                 field,
@@ -251,7 +301,7 @@ def open_session(
     at: dt.datetime | None = None,
 ) -> TrackingSession:
     """Open a session with a float given as a total or as a denomination count."""
-    currency = register.location.currency
+    location = register.location
     note = _text(note, field="note", max_length=2000, required=False)
     opened_at = _aware(at, field="opened_at")
     count = None
@@ -260,10 +310,11 @@ def open_session(
             "opening_float", _("Give the opening float as a total or as a count, not both.")
         )
     if opening_counts is not None:
-        count = parse_count(opening_counts, currency=currency, field="opening_counts")
-        amount = count.total
+        count = parse_count(opening_counts, location=location, field="opening_counts")
+        # Counted or typed, the opening float is one amount entered: the same ceiling.
+        amount = _amount(count.total, field="opening_counts", location=location)
     elif opening_float is not None:
-        amount = _amount(opening_float, field="opening_float", currency=currency)
+        amount = _amount(opening_float, field="opening_float", location=location)
     else:
         raise InvalidInput("opening_float", _("Enter the opening float or count it."))
 
@@ -322,14 +373,11 @@ def record_transaction(
     transaction and changes nothing. A transaction that occurred before the end of an
     already closed session is kept on the current session, marked late.
     """
-    currency = register.location.currency
+    location = register.location
     if kind not in Transaction.Kind.values:
         raise InvalidInput("kind", _("Kind is sale or refund."))
-    method = _text(
-        payment_method, field="payment_method", max_length=PAYMENT_METHOD_MAX, required=True
-    )
-    method = method.lower()
-    value = _amount(amount, field="amount", currency=currency)
+    method = _payment_method(payment_method, location=location)
+    value = _amount(amount, field="amount", location=location)
     external_id = _text(
         external_id, field="external_id", max_length=EXTERNAL_ID_MAX, required=False
     )
@@ -348,6 +396,11 @@ def record_transaction(
             ).first()
             if existing is not None:
                 return RecordedTransaction(transaction=existing, created=False)
+        # After the repeat check: a repeat of a recorded sale answers it, however late.
+        try:
+            check_occurred_at(occurred_at, received_at=received_at)
+        except BoundError as error:
+            raise InvalidInput("occurred_at", str(error)) from None
 
         session = None
         late = False
@@ -391,7 +444,7 @@ def record_transaction(
             recorded_by=by if getattr(by, "pk", None) else None,
         )
         if session is not None:
-            _add_to_totals(session, kind=kind, is_cash=method == "cash", amount=value)
+            _add_to_totals(session, kind=kind, is_cash=method == CASH, amount=value)
         write_audit(
             user=by,
             action=f"transaction.{kind}",
@@ -401,8 +454,47 @@ def record_transaction(
     return RecordedTransaction(transaction=created, created=True)
 
 
+def _check_limits(session: TrackingSession, **added: Decimal) -> None:
+    """Refuse (409 limit_exceeded) when adding these amounts to the running totals would
+    take a session's figure past what its column holds. `session` is the row read under
+    its lock, so its totals are the current ones."""
+    after = {
+        name: getattr(session, name) + added.get(name, ZERO)
+        for name in (
+            "opening_float",
+            "cash_sales",
+            "cash_refunds",
+            "total_sales",
+            "total_refunds",
+            "adjustments_in",
+            "adjustments_out",
+            "sub_register_cash",
+        )
+    }
+    expected = (
+        after["opening_float"]
+        + after["cash_sales"]
+        - after["cash_refunds"]
+        + after["adjustments_in"]
+        - after["adjustments_out"]
+        + after["sub_register_cash"]
+    )
+    if not within_figure_limit(expected, *after.values()):
+        raise LimitExceeded()
+
+
 def _add_to_totals(session: TrackingSession, *, kind: str, is_cash: bool, amount: Decimal) -> None:
     """Update the running totals in the database, never read-modify-write in Python."""
+    if kind == Transaction.Kind.SALE:
+        column, counter = "total_sales", "cash_sales_count"
+    else:
+        column, counter = "total_refunds", "cash_refunds_count"
+    added = {column: amount}
+    if is_cash:
+        added["cash_sales" if kind == Transaction.Kind.SALE else "cash_refunds"] = amount
+        if getattr(session, counter) >= MAX_COUNT:
+            raise LimitExceeded()
+    _check_limits(session, **added)
     if kind == Transaction.Kind.SALE:
         changes = {"total_sales": _plus("total_sales", amount)}
         if is_cash:
@@ -431,12 +523,20 @@ def adjust_float(
     reason: str,
     by: Any,
     at: dt.datetime | None = None,
+    sees_expected: bool = True,
 ) -> Adjustment:
-    """Put cash into (`in`) or take it out of (`out`) the drawer of an open session."""
-    currency = session.location.currency
+    """Put cash into (`in`) or take it out of (`out`) the drawer of an open session.
+
+    A cash out larger than the drawer's expected cash is refused (409 insufficient_cash),
+    except on a blind session for whoever may not see its expected cash
+    (`sees_expected=False`: a cashier or a terminal): a refusal there would let the person
+    who counts find the expected cash by trying amounts. Their cash out is booked, and a
+    drawer that did not hold it shows as a shortage at the close.
+    """
+    location = session.location
     if direction not in Adjustment.Direction.values:
         raise InvalidInput("direction", _("Direction is in or out."))
-    value = _amount(amount, field="amount", currency=currency)
+    value = _amount(amount, field="amount", location=location)
     if value == 0:
         raise InvalidInput("amount", _("An adjustment moves more than 0."))
     reason = _text(reason, field="reason", max_length=200, required=True)
@@ -452,6 +552,10 @@ def adjust_float(
             raise InvalidInput(
                 "created_at", _("The adjustment cannot be before the session opened.")
             )
+        column = "adjustments_in" if direction == Adjustment.Direction.IN else "adjustments_out"
+        _check_limits(locked, **{column: value})
+        if column == "adjustments_out":
+            _check_drawer_holds(locked, value, sees_expected=sees_expected)
         adjustment = Adjustment.objects.create(
             session=locked,
             direction=direction,
@@ -460,7 +564,6 @@ def adjust_float(
             created_at=created_at,
             created_by=by if getattr(by, "pk", None) else None,
         )
-        column = "adjustments_in" if direction == Adjustment.Direction.IN else "adjustments_out"
         TrackingSession.objects.filter(pk=locked.pk).update(**{column: _plus(column, value)})
         write_audit(
             user=by,
@@ -469,6 +572,20 @@ def adjust_float(
             data={"session": locked.pk, "amount": str(value), "reason": reason},
         )
     return adjustment
+
+
+def _check_drawer_holds(session: TrackingSession, amount: Decimal, *, sees_expected: bool) -> None:
+    drawer = session.current_expected_cash
+    if amount <= drawer or (not sees_expected and is_blind(session)):
+        return
+    currency = session.location.currency
+    raise InsufficientCash(
+        _("The drawer holds %(drawer)s in cash; %(amount)s cannot be taken out.")
+        % {
+            "drawer": format_amount(max(drawer, ZERO), currency),
+            "amount": format_amount(amount, currency),
+        }
+    )
 
 
 # --- rules 6, 9, 10, 11: closing -------------------------------------------------------
@@ -486,7 +603,8 @@ def close_session(
 ) -> TrackingSession:
     """Close an open session, with an optional count, and store its final figures."""
     register = session.register
-    currency = session.location.currency
+    location = session.location
+    currency = location.currency
     note = _text(note, field="note", max_length=2000, required=False)
     closed_at = _aware(at, field="closed_at")
 
@@ -505,26 +623,27 @@ def close_session(
             )
         if (
             retained_float is not None
-            and _amount(retained_float, field="retained_float", currency=currency) != 0
+            and _amount(retained_float, field="retained_float", location=location) != 0
         ):
             raise InvalidInput(
                 "retained_float",
                 _("A sub-register keeps no float: all its cash goes to the main register."),
             )
     elif counts is not None:
-        count = parse_count(counts, currency=currency, field="counts")
-        counted_cash = count.total
+        count = parse_count(counts, location=location, field="counts")
+        # A count of the whole drawer is not one entry: no ceiling, but a figure's bound.
+        counted_cash = _amount(count.total, field="counts", location=location, ceiling=False)
     elif counted is not None:
         if register.count_method == Register.CountMethod.DENOMINATIONS:
             raise InvalidInput(
                 "counted_cash",
                 _("This register counts by denominations: give a count per denomination."),
             )
-        counted_cash = _amount(counted, field="counted_cash", currency=currency)
+        counted_cash = _amount(counted, field="counted_cash", location=location, ceiling=False)
     retained = (
         None
         if retained_float is None or register.is_sub
-        else _amount(retained_float, field="retained_float", currency=currency)
+        else _amount(retained_float, field="retained_float", location=location)
     )
 
     with transaction.atomic():
@@ -585,6 +704,14 @@ def close_session(
                 counted_cash if counted_cash is not None else expected
             ) - retained
             locked.total_discrepancy = locked.start_discrepancy + (end_discrepancy or ZERO)
+            if not within_figure_limit(
+                locked.expected_cash,
+                locked.counted_cash,
+                locked.end_discrepancy,
+                locked.cash_removed,
+                locked.total_discrepancy,
+            ):
+                raise LimitExceeded()
             if count is not None:
                 _store_count(locked, CountLine.Stage.CLOSING, count)
 
@@ -612,6 +739,7 @@ def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: 
     if not main_session.is_open:  # cannot happen while rule 10 holds; refuse rather than lose cash
         raise SessionClosed(_("The main register's session is already closed."))
     amount = session.current_expected_cash
+    _check_limits(main_session, sub_register_cash=amount)
     ClosingTransfer.objects.create(
         sub_session=session,
         main_session=main_session,
@@ -637,7 +765,7 @@ def add_correction(
     *, session: TrackingSession, amount: Any, reason: str, by: Any, at: dt.datetime | None = None
 ) -> Correction:
     """Record a correction of a closed session's discrepancy; the session stays as it was."""
-    value = _amount(amount, field="amount", currency=session.location.currency, allow_negative=True)
+    value = _amount(amount, field="amount", location=session.location, allow_negative=True)
     if value == 0:
         raise InvalidInput("amount", _("A correction changes the discrepancy by more than 0."))
     reason = _text(reason, field="reason", max_length=500, required=True)

@@ -304,6 +304,7 @@ def adjust(request: HttpRequest, pk: int) -> HttpResponse:
                     amount=form.cleaned_data["amount"],
                     reason=form.cleaned_data["reason"],
                     by=request.user,
+                    sees_expected=role == Membership.Role.MANAGER,
                 )
             except CashdrawerError as error:
                 status = _service_error(form, error, ADJUST_FIELDS)

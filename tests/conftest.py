@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import translation
 
-from cashdrawer.models import Location, Membership, Register
+from cashdrawer.models import Location, Membership, PaymentMethod, Register
 
 _codes = itertools.count(1)
 
@@ -35,6 +35,12 @@ def make_register(db):
         return register
 
     return make
+
+
+@pytest.fixture
+def takes_vouchers(location) -> None:
+    """Amsterdam takes vouchers too (every location takes cash and card)."""
+    PaymentMethod.objects.create(location=location, name="voucher")
 
 
 @pytest.fixture

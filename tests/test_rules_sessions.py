@@ -201,7 +201,9 @@ def test_the_previous_closing_float_is_the_last_closed_sessions_retained_float(r
 # --- rules 4 and 5: cash during the session, expected cash ------------------------------
 
 
-def test_only_cash_moves_cash_and_expected_cash_adds_everything_up(register, manager):
+def test_only_cash_moves_cash_and_expected_cash_adds_everything_up(
+    register, manager, takes_vouchers
+):
     session = services.open_session(register=register, opening_float="100.00", by=manager)
     _sale(register, "45.50")
     _sale(register, "20.00")
@@ -244,7 +246,9 @@ def test_adjustments_record_who_when_and_why(register, manager, cashier):
     assert adjustment.signed_amount == D("2.00")
 
 
-def test_payment_methods_are_stored_in_lower_case_so_cash_is_always_cash(register, manager):
+def test_payment_methods_are_stored_in_lower_case_so_cash_is_always_cash(
+    register, manager, takes_vouchers
+):
     session = services.open_session(register=register, opening_float="0.00", by=manager)
     cash = _sale(register, "3.00", method="CASH")
     voucher = _sale(register, "4.00", method=" Voucher ")
@@ -479,7 +483,7 @@ def test_a_correction_may_be_negative_but_not_zero(register, manager):
 
 
 def test_a_session_shows_total_sales_of_all_methods_with_refunds_on_their_own(
-    register, manager, cashier
+    register, manager, cashier, takes_vouchers
 ):
     session = services.open_session(register=register, opening_float="150.00", by=cashier)
     _sale(register, "45.50")

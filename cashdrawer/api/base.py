@@ -21,7 +21,8 @@ from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 
-from cashdrawer.money import DECIMAL_PLACES, MAX_DIGITS, format_amount
+from cashdrawer.filters import MAX_ID
+from cashdrawer.money import DECIMAL_PLACES, FIGURE_MAX_DIGITS, format_amount
 
 # --- JSON in ---------------------------------------------------------------------------
 
@@ -30,17 +31,28 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _exact_number(text: str) -> Decimal | str:
+    """A JSON number with a fraction, as an exact Decimal. One written with an exponent
+    ("1e3", "1e1000000") stays the text it was: no amount is written that way, so the
+    field's own check refuses it as not a number, naming the field (and an exponent of a
+    million digits is never expanded)."""
+    if "e" in text or "E" in text:
+        return text
+    return Decimal(text)
+
+
 class JSONParser(parsers.JSONParser):
     """JSON with its numbers as exact Decimals, never floats: `"amount": 45.5` arrives as
     Decimal("45.5"), so the money checks see exactly what the client sent. NaN and
-    Infinity are refused; so is nesting too deep to parse (RecursionError)."""
+    Infinity are refused; so is nesting too deep to parse (RecursionError). A number with
+    an exponent arrives as its text (see _exact_number)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = codecs.getreader(encoding)(stream).read()
-            return json.loads(text, parse_float=Decimal, parse_constant=_no_constants)
+            return json.loads(text, parse_float=_exact_number, parse_constant=_no_constants)
         except (ValueError, RecursionError) as error:
             raise ParseError(_("JSON parse error: %(error)s") % {"error": error}) from None
 
@@ -84,7 +96,7 @@ class MoneyField(serializers.DecimalField):
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_digits", MAX_DIGITS)
+        kwargs.setdefault("max_digits", FIGURE_MAX_DIGITS)
         kwargs.setdefault("decimal_places", DECIMAL_PLACES)
         super().__init__(coerce_to_string=True, **kwargs)
 
@@ -154,6 +166,39 @@ class CountInput(serializers.Field):
 class CountLineSerializer(MoneySerializer):
     value = MoneyField(read_only=True)
     quantity = serializers.IntegerField(read_only=True)
+
+
+# --- ids -----------------------------------------------------------------------------
+
+
+class IdField(serializers.IntegerField):
+    """An object's id: a JSON integer only. "1" (a string) and 1.0 (a fraction) are
+    refused, so a client learns its mistake instead of having it guessed."""
+
+    default_error_messages = {"invalid": _("Give the id as a JSON integer, e.g. 7.")}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdRelatedField(serializers.PrimaryKeyRelatedField):
+    """A related object given by its id, which must be a JSON integer (see IdField)."""
+
+    default_error_messages = {"incorrect_type": _("Give the id as a JSON integer, e.g. 7.")}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
 
 
 # --- text ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cashdrawer import selectors
 from cashdrawer.api.base import (
     READ_ERRORS,
     WRITE_ERRORS,
+    IdRelatedField,
     MoneyField,
     MoneyModelSerializer,
     StaffSerializer,
@@ -54,12 +55,28 @@ def _changes(instance: Any, data: dict) -> dict:
 # --- locations -------------------------------------------------------------------------
 
 
-class LocationSerializer(serializers.ModelSerializer):
+class LocationSerializer(MoneyModelSerializer):
+    max_amount = MoneyField(
+        read_only=True,
+        help_text="The largest single amount accepted here (a sale, an adjustment, a float); "
+        "set by an administrator.",
+    )
+    payment_methods = serializers.SlugRelatedField(
+        many=True,
+        read_only=True,
+        slug_field="name",
+        help_text='The payment methods this location takes, e.g. ["card", "cash"]. Only '
+        '"cash" moves cash in the drawer.',
+    )
+
     class Meta:
         model = Location
-        fields = ["id", "name", "currency", "timezone"]
+        fields = ["id", "name", "currency", "timezone", "max_amount", "payment_methods"]
         # Uniqueness and every other rule: the model's full_clean(), in save_cleaned().
         extra_kwargs = {"name": {"validators": []}}
+
+    def currency_of(self, location: Location) -> str:
+        return location.currency
 
     def create(self, validated_data: dict) -> Location:
         location = Location(**validated_data)
@@ -104,7 +121,11 @@ class LocationViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return selectors.locations_for(self.request.user).order_by("name", "id")
+        return (
+            selectors.locations_for(self.request.user)
+            .prefetch_related("payment_methods")
+            .order_by("name", "id")
+        )
 
     @idempotent
     def create(self, request, *args, **kwargs):
@@ -136,8 +157,8 @@ class LocationViewSet(
 
 
 class RegisterSerializer(MoneyModelSerializer):
-    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.none())
-    main_register = serializers.PrimaryKeyRelatedField(
+    location = IdRelatedField(queryset=Location.objects.none())
+    main_register = IdRelatedField(
         queryset=Register.objects.none(), allow_null=True, required=False
     )
     default_float = MoneyField(allow_null=True, required=False)

@@ -8,11 +8,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cashdrawer.models import AuditEntry, Location, Register
+from cashdrawer.models import AuditEntry, Location, PaymentMethod, Register
 from sessions_app import services
 from sessions_app.models import TrackingSession, Transaction
 
 pytestmark = pytest.mark.django_db
+
+CEST = dt.timezone(dt.timedelta(hours=2))
 
 SESSION_FIELDS = {
     "id",
@@ -64,6 +66,8 @@ def test_locations_list_shows_the_users_locations(client_for, manager, location,
                 "name": "Amsterdam",
                 "currency": "EUR",
                 "timezone": "Europe/Amsterdam",
+                "max_amount": "100000.00",
+                "payment_methods": ["card", "cash"],
             }
         ],
     }
@@ -370,7 +374,8 @@ def test_close_without_a_count_is_not_counted(client_for, manager, register):
 
 
 def test_post_a_transaction_with_every_field(client_for, cashier, register):
-    occurred = "2026-05-04T10:15:00+02:00"
+    PaymentMethod.objects.create(location=register.location, name="gift card")
+    occurred = (timezone.now() - dt.timedelta(days=3)).astimezone(CEST).isoformat()
     response = client_for(cashier).post(
         "/api/v1/transactions/",
         {
