@@ -4,7 +4,8 @@
   a service's InvalidInput, a model's full_clean, a malformed JSON body);
 - every other error: `{"detail": "human-readable message", "code": "machine_code"}` —
   401, 403, 404, 405, 409 (a DomainError, or `idempotency_key_in_flight`), 415, 422
-  (`idempotency_key_reused`).
+  (`idempotency_key_reused`), 503 (`database_unavailable`, with Retry-After: see
+  cashdrawer/outage.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from cashdrawer.outage import api_outage_response, is_database_outage
 from sessions_app.exceptions import DomainError, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ def _problem(detail: str, code: str, status_code: int, headers: dict | None = No
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if is_database_outage(exc):
+        return api_outage_response(exc, context.get("request"))
     if isinstance(exc, InvalidInput):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DomainError):

@@ -5,6 +5,7 @@ SECRET_KEY    required unless DEBUG is on
 DEBUG         1/0 (default 0)
 ALLOWED_HOSTS comma-separated (default: localhost names when DEBUG is on, none otherwise)
 CONN_MAX_AGE  seconds a database connection is kept (default 60)
+LOG_LEVEL     level of the log on stderr (default INFO)
 LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 90)
 """
 
@@ -69,6 +70,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Serves /static/ with DEBUG off too (no separate web server needed for a store).
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside every middleware that may touch the database, so that they see the 500
+    # Django makes of a failure inside: JSON under /api/, 503 for a database outage.
+    "cashdrawer.error_reports.ApiErrorMiddleware",
+    "cashdrawer.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -107,6 +112,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server (packets dropped) fails in seconds, as a 503, instead of
+    # holding a worker for minutes; `?connect_timeout=N` in DATABASE_URL overrides it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # SQLite serialises writers; make them wait for each other instead of failing at once.
@@ -200,6 +209,25 @@ SPECTACULAR_SETTINGS = {
         "DenominationKindEnum": "cashdrawer.models.Denomination.Kind",
         "TransactionKindEnum": "sessions_app.models.Transaction.Kind",
     },
+}
+
+# The debug page (DEBUG on) hides secrets: settings, environment variables and local
+# variables named like one, and the password of every URL (cashdrawer/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "cashdrawer.error_reports.SecretsHidingFilter"
+DEFAULT_EXCEPTION_REPORTER = "cashdrawer.error_reports.ExceptionReporter"
+
+# Everything to stderr, DEBUG on or off (Django's default prints nothing with DEBUG off):
+# under gunicorn that is its error log, next to the access log on stdout.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": env_str("LOG_LEVEL") or "INFO"},
+    # Django's own loggers send through the root's handler, not their DEBUG-only one.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 
 if not DEBUG:

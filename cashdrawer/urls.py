@@ -11,6 +11,9 @@ admin.site.site_header = "Cashdrawer"
 admin.site.site_title = "Cashdrawer"
 admin.site.index_title = "Back-office administration"
 
+# DEBUG off: a database outage in a middleware is a 503, an API error is JSON.
+handler500 = "cashdrawer.error_reports.server_error"
+
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
