@@ -1,11 +1,12 @@
-"""Root URLs: the back-office pages, the API under /api/v1/, its schema and docs, the admin."""
+"""Root URLs: the back-office pages, the API under /api/v1/, its schema and docs, the admin,
+and the health endpoints /healthz and /readyz."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
 
-from cashdrawer import views
+from cashdrawer import health, views
 
 admin.site.site_header = "Cashdrawer"
 admin.site.site_title = "Cashdrawer"
@@ -15,6 +16,8 @@ admin.site.index_title = "Back-office administration"
 handler500 = "cashdrawer.error_reports.server_error"
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
