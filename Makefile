@@ -1,5 +1,6 @@
 # Cashdrawer developer commands.
 #   make run    start the app on http://127.0.0.1:$(PORT)/ with demo data (SQLite by default)
+#   make serve  the production server: gunicorn on $(HOST):$(PORT), PostgreSQL, no demo data
 #   make test   lint, then the test suite on a throwaway PostgreSQL server
 #   make clean  remove the virtualenv and var/ (local database, dev secret key)
 # PYTHON=/path/to/python3.12 picks the interpreter for a new .venv (run `make clean` first
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint bench clean
+.PHONY: run serve test lint bench clean
 
 # Django 6 needs Python >= 3.12; scripts/find-python looks for one (pyenv included).
 $(PY):
@@ -28,6 +29,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 
 run: $(VENV)/.installed
 	scripts/run
+
+# Needs SECRET_KEY, DATABASE_URL (PostgreSQL) and ALLOWED_HOSTS; see docs/DEPLOYMENT.md.
+serve: $(VENV)/.installed
+	scripts/serve
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

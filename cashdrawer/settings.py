@@ -4,13 +4,14 @@ DATABASE_URL  database (default: SQLite file var/cashdrawer.sqlite3 in the proje
 SECRET_KEY    required unless DEBUG is on
 DEBUG         1/0 (default 0)
 ALLOWED_HOSTS comma-separated (default: localhost names when DEBUG is on, none otherwise)
-CONN_MAX_AGE  seconds a database connection is kept (default 60)
+CONN_MAX_AGE  seconds a database connection is kept (default 60; always 0 under runserver)
 LOG_LEVEL     level of the log on stderr (default INFO)
 LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 90)
 """
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 
@@ -104,11 +105,18 @@ TEMPLATES = [
 WSGI_APPLICATION = "cashdrawer.wsgi.application"
 ASGI_APPLICATION = "cashdrawer.asgi.application"
 
+# The development server runs every request in a thread of its own; a persistent
+# connection per thread would pile up (16 terminals took PostgreSQL to its 100
+# connections), so under runserver each request closes its connection.
+RUNSERVER = sys.argv[1:2] == ["runserver"]
+
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'cashdrawer.sqlite3'}",
-        # Keep connections open between requests so POS calls do not pay for a reconnect.
-        conn_max_age=env_int("CONN_MAX_AGE", 60),
+        # Keep connections open between requests so POS calls do not pay for a reconnect;
+        # gunicorn's fixed threads bound them (deploy/gunicorn.conf.py). A connection
+        # broken by a database restart is noticed before reuse and replaced.
+        conn_max_age=0 if RUNSERVER else env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
