@@ -4,11 +4,13 @@
         server.get("/readyz")        # (status, headers, body)
         pg.down(); ...; pg.up()      # a database restart, the server keeps running
 
-`serve(database_url, workers=1, threads=2, **env)` runs scripts/serve (migrate, then
-gunicorn) on a free port of 127.0.0.1 in a process group of its own, waits for
-/healthz, and on leaving stops it with SIGTERM (SIGKILL after a bound). `server.process`
-is gunicorn's master (scripts/serve execs it); its access log (stdout) and error log
-(stderr) are files, read with `server.access_log()` / `server.error_log()`.
+`serve(database_url, workers=1, threads=2, port=None, **env)` runs scripts/serve (migrate,
+then gunicorn) on 127.0.0.1 (a free port unless one is given) in a process group of its
+own, waits for /healthz, and on leaving stops it with SIGTERM (SIGKILL after a bound).
+`server.process` is gunicorn's master (scripts/serve execs it): `server.process.kill()`
+kills the master alone (its workers finish what they hold, then exit), `server.kill()`
+the whole group. Its access log (stdout) and error log (stderr) are files, read with
+`server.access_log()` / `server.error_log()`.
 
 `database_url(settings_dict)` turns a Django connection's settings (the test database of
 this xdist worker, say) back into a DATABASE_URL for the server.
@@ -135,10 +137,16 @@ def _environment(database_url: str, port: int, workers: int, threads: int, env: 
 
 @contextlib.contextmanager
 def serve(
-    database_url: str, *, workers: int = 1, threads: int = 2, **env: object
+    database_url: str,
+    *,
+    workers: int = 1,
+    threads: int = 2,
+    port: int | None = None,
+    **env: object,
 ) -> Iterator[Server]:
-    """scripts/serve on a free port, ready when this yields; stopped on leaving."""
-    port = free_port()
+    """scripts/serve on `port` (a free one by default), ready when this yields; stopped
+    on leaving. Extra keyword arguments are environment variables (LOG_LEVEL="WARNING")."""
+    port = port or free_port()
     with tempfile.TemporaryDirectory(prefix="cashdrawer-serve-") as logs_dir:
         logs = Path(logs_dir)
         with open(logs / "access.log", "wb") as out, open(logs / "error.log", "wb") as err:
