@@ -2,6 +2,7 @@
 #   make run    start the app on http://127.0.0.1:$(PORT)/ with demo data (SQLite by default)
 #   make serve  the production server: gunicorn on $(HOST):$(PORT), PostgreSQL, no demo data
 #   make test   lint, then the test suite on a throwaway PostgreSQL server
+#   make test-faults  the real server under load and faults (storm, outages, lost answers)
 #   make clean  remove the virtualenv and var/ (local database, dev secret key)
 # PYTHON=/path/to/python3.12 picks the interpreter for a new .venv (run `make clean` first
 # to switch an existing one). PYTEST_ARGS="..." is passed on to pytest.
@@ -11,7 +12,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: run serve test lint bench clean
+.PHONY: run serve test test-faults lint bench clean
 
 # Django 6 needs Python >= 3.12; scripts/find-python looks for one (pyenv included).
 $(PY):
@@ -43,6 +44,12 @@ lint: $(VENV)/.installed-test
 test: lint
 	scripts/ensure-chromium
 	scripts/test
+
+# gunicorn and runserver on 127.0.0.1 with a throwaway PostgreSQL, POS terminals as threads:
+# a storm, a spread over many registers, a database restart, a killed master, lost
+# answers; each test prints its figures. About 4 minutes on 2 cores.
+test-faults: $(VENV)/.installed-test
+	scripts/test-faults
 
 # Figures and ratios on a year of a busy chain's data; see bench/domain.py.
 bench: $(VENV)/.installed
