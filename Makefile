@@ -47,7 +47,7 @@ test: lint
 
 # gunicorn and runserver on 127.0.0.1 with a throwaway PostgreSQL, POS terminals as threads:
 # a storm, a spread over many registers, a database restart, a killed master, lost
-# answers; each test prints its figures. About 4 minutes on 2 cores.
+# answers; each test prints its figures. 4 to 7 minutes on 2 shared cores.
 test-faults: $(VENV)/.installed-test
 	scripts/test-faults
 
