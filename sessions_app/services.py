@@ -530,8 +530,9 @@ def adjust_float(
     A cash out larger than the drawer's expected cash is refused (409 insufficient_cash),
     except on a blind session for whoever may not see its expected cash
     (`sees_expected=False`: a cashier or a terminal): a refusal there would let the person
-    who counts find the expected cash by trying amounts. Their cash out is booked, and a
-    drawer that did not hold it shows as a shortage at the close.
+    who counts find the expected cash by trying amounts. Their cash out is booked; if the
+    drawer did not hold it, the expected cash goes below zero and the close shows the gap
+    as a surplus against it: the cash out was booked for more than was there.
     """
     location = session.location
     if direction not in Adjustment.Direction.values:
