@@ -35,7 +35,6 @@ from typing import Any
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -68,9 +67,10 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
 )
 REPLAYED_PARAMETER = OpenApiParameter(
     name=REPLAYED_HEADER,
-    type=OpenApiTypes.STR,
+    type={"type": "string", "enum": ["true"]},
     location=OpenApiParameter.HEADER,
-    response=True,
+    # Only an answer that took effect is stored, so only a 2xx is ever replayed.
+    response=[200, 201],
     description="`true` when this is the stored response of an earlier request with the key.",
 )
 

@@ -171,7 +171,8 @@ warnings.filterwarnings("ignore", message="No directory at: ")
 
 REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with what it cannot infer (cashdrawer/api/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "cashdrawer.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "cashdrawer.authentication.TokenAuthentication",
         # The browser's session cookie, with CSRF checks on unsafe methods.
@@ -199,7 +200,8 @@ SPECTACULAR_SETTINGS = {
         "device token a manager issues for one register). Money travels as decimal "
         "strings with the currency's minor units; times as ISO 8601 with an offset. Every "
         "POST takes an `Idempotency-Key` header. Errors: 400 `{field: [message]}`; "
-        "401/403/404/409/422 `{detail, code}`."
+        "401/403/404/409/415/422/503 `{detail, code}`; a 503 (the database is unavailable) "
+        "has `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",

@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cashdrawer.api.base import READ_ERRORS, errors
+from cashdrawer.api.base import QUERY_ERRORS, errors
 from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from cashdrawer.permissions import is_device
@@ -101,8 +101,13 @@ def single_location(scope: ReportScope) -> Location:
 # --- OpenAPI descriptions ---------------------------------------------------------------
 
 
-# 400 {"field": ["message"]}; 401, 403 and 404 {"detail", "code"} (the API's one handler).
-ERROR_RESPONSES = errors(*READ_ERRORS)
+# 400 {"field": ["message"]}; 401, 403, 404 and 503 {"detail", "code"} (the API's one
+# handler).
+ERROR_RESPONSES = errors(
+    *QUERY_ERRORS,
+    e403="Cashiers and device tokens do not read reports.",
+    e404="No such location among the user's.",
+)
 
 
 def money_field(help_text: str) -> serializers.CharField:

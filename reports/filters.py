@@ -7,15 +7,37 @@ session list and `dialect` for CSV files. A bad value answers 400 with
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cashdrawer.filters import MAX_ID
+from cashdrawer.filters import DAY_PATTERN, MAX_ID
 from cashdrawer.scope import MAX_DAYS, outside_calendar, outside_calendar_message
 from reports.exports import DIALECTS
 from reports.selectors import SESSION_ORDERINGS
+
+_DAY = re.compile(DAY_PATTERN)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "date",
+        "pattern": r"^(?:19[0-9]{2}|2[0-9]{3})-[0-9]{2}-[0-9]{2}$",
+    }
+)
+class DayField(serializers.DateField):
+    """A local day written YYYY-MM-DD (DRF would also read "20261101"). The schema's
+    pattern also states the years of cashdrawer.scope's FIRST_DATE to LAST_DATE, which
+    validate() checks with its own message."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
 
 
 class ReportQuerySerializer(serializers.Serializer):
@@ -34,11 +56,14 @@ class ReportQuerySerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         # "from" is a Python keyword, so these two cannot be class attributes.
         fields = super().get_fields()
-        fields["from"] = serializers.DateField(
+        fields["from"] = DayField(
             help_text=_("First local day of the range (YYYY-MM-DD), inclusive.")
         )
-        fields["to"] = serializers.DateField(
-            help_text=_("Last local day of the range (YYYY-MM-DD), inclusive.")
+        fields["to"] = DayField(
+            help_text=_(
+                "Last local day of the range (YYYY-MM-DD), inclusive: not before `from`, "
+                "and at most three years after it."
+            )
         )
         return fields
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -19,13 +20,15 @@ from rest_framework.response import Response
 
 from cashdrawer import selectors
 from cashdrawer.api.base import (
+    ACTION_ERRORS,
+    QUERY_ERRORS,
     READ_ERRORS,
-    WRITE_ERRORS,
     AmountInput,
     AwareDateTimeField,
     CountInput,
     CountLineSerializer,
     IdField,
+    InputSerializer,
     MoneyField,
     MoneyModelSerializer,
     MoneySerializer,
@@ -35,7 +38,7 @@ from cashdrawer.api.base import (
 )
 from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
 from cashdrawer.models import Register
-from cashdrawer.money import format_amount
+from cashdrawer.money import FIGURE_LIMIT, format_amount
 from cashdrawer.permissions import (
     check_operator,
     check_register,
@@ -45,7 +48,12 @@ from cashdrawer.permissions import (
 )
 from sessions_app import services
 from sessions_app.filters import SessionFilter, TransactionFilter
-from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
+from sessions_app.models import (
+    Adjustment,
+    CountLine,
+    TrackingSession,
+    Transaction,
+)
 from sessions_app.selectors import is_blind, sales_by_method, totals_by_method
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
@@ -196,35 +204,108 @@ class TransactionSerializer(MoneySerializer):
 # --- serializers: in (shape only; the services check the rest) -------------------------
 
 
-class RegisterRefSerializer(serializers.Serializer):
-    register = IdField()
+# The schema states each field's shape and widest bounds (cashdrawer/api/schema.py); what
+# depends on the register's location (its currency, ceiling, payment methods and
+# denominations) is said in the help texts and checked by the services.
+
+NOTE_MAX = 2000
+REASON_MAX = Adjustment._meta.get_field("reason").max_length
+
+
+class RegisterRefSerializer(InputSerializer):
+    register = IdField(help_text="A register the credentials operate (else 404 or 403).")
+
+
+class CountLineRequestSerializer(InputSerializer):
+    """One line of a count: a denomination of the location's currency and how many."""
+
+    value = AmountInput(
+        limit=FIGURE_LIMIT,
+        help_text="A coin or note of the location's currency (GET /denominations/), each "
+        "at most once in a count.",
+    )
+    quantity = serializers.IntegerField(min_value=0, max_value=services.MAX_QUANTITY)
+
+
+def _count(help_text: str) -> CountInput:
+    return CountInput(
+        line_serializer=CountLineRequestSerializer,
+        required=False,
+        allow_null=True,
+        help_text=help_text,
+    )
 
 
 class OpenSessionRequestSerializer(RegisterRefSerializer):
-    opening_float = AmountInput(required=False, allow_null=True)
-    opening_counts = CountInput(required=False, allow_null=True)
-    note = TextField(required=False, allow_blank=True)
+    either = ("opening_float", "opening_counts")
+    either_required = True
+
+    opening_float = AmountInput(
+        required=False,
+        allow_null=True,
+        help_text="The float as a total. Give this or `opening_counts`, not both.",
+    )
+    opening_counts = _count(
+        "The float counted by denominations; its total is at most the location's "
+        "`max_amount`. Give this or `opening_float`, not both."
+    )
+    note = TextField(max_length=NOTE_MAX, required=False)
 
 
-class AdjustmentRequestSerializer(serializers.Serializer):
+class AdjustmentRequestSerializer(InputSerializer):
     direction = serializers.ChoiceField(choices=Adjustment.Direction.choices)
-    amount = AmountInput()
-    reason = TextField(allow_blank=True)
+    amount = AmountInput(
+        positive=True,
+        help_text="A cash out is at most the cash in the drawer (else 409 `insufficient_cash`).",
+    )
+    reason = TextField(max_length=REASON_MAX, required_text=True)
 
 
-class CloseRequestSerializer(serializers.Serializer):
-    counted_cash = AmountInput(required=False, allow_null=True)
-    counts = CountInput(required=False, allow_null=True)
-    retained_float = AmountInput(required=False, allow_null=True)
-    note = TextField(required=False, allow_blank=True)
+class CloseRequestSerializer(InputSerializer):
+    either = ("counted_cash", "counts")
+
+    counted_cash = AmountInput(
+        limit=FIGURE_LIMIT,
+        required=False,
+        allow_null=True,
+        help_text="The count as a total, on a register that counts as a total. Give this or "
+        "`counts` (or neither: not counted); a sub-register is never counted.",
+    )
+    counts = _count(
+        "The count by denominations. Give this or `counted_cash` (or neither: not counted)."
+    )
+    retained_float = AmountInput(
+        required=False,
+        allow_null=True,
+        help_text="Cash kept in the drawer for the next session: at most the counted cash, or "
+        "the cash in the drawer when not counted; 0 on a sub-register. Default: the "
+        "register's default float, as far as the cash goes.",
+    )
+    note = TextField(max_length=NOTE_MAX, required=False)
 
 
 class TransactionRequestSerializer(RegisterRefSerializer):
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
-    payment_method = TextField(allow_blank=True, help_text='"cash", "card" or another name.')
+    payment_method = TextField(
+        max_length=services.PAYMENT_METHOD_MAX,
+        required_text=True,
+        help_text='One of the location\'s `payment_methods` (GET /locations/), e.g. "cash" or '
+        '"card"; compared without case, invisible characters or compatibility forms.',
+    )
     amount = AmountInput()
-    occurred_at = AwareDateTimeField(required=False, allow_null=True)
-    external_id = TextField(required=False, allow_null=True, allow_blank=True)
+    occurred_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="With its UTC offset; at most 5 minutes after the server's clock and at "
+        f"most {settings.LATE_SALES_LIMIT_DAYS} days before it. Default: now.",
+    )
+    external_id = TextField(
+        max_length=services.EXTERNAL_ID_MAX,
+        required=False,
+        allow_null=True,
+        help_text="The terminal's id of the sale: a repeat on the same register answers the "
+        "first transaction with 200.",
+    )
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
@@ -291,7 +372,7 @@ class SessionListView(generics.ListAPIView):
         summary="Sessions",
         description="Device tokens see their own register's sessions only. `opened_from` and "
         "`opened_to` are local dates of each session's location, both inclusive.",
-        responses={200: SessionSerializer, **errors(*READ_ERRORS)},
+        responses={200: SessionSerializer, **errors(*QUERY_ERRORS)},
     )
     def get(self, request, *args, **kwargs):
         sessions = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -303,10 +384,11 @@ class SessionListView(generics.ListAPIView):
     @extend_schema(
         summary="Open a session by hand",
         description='Give the opening float as a total (`"opening_float": "150.00"`) or as a '
-        'count (`"opening_counts": [{"value": "50.00", "quantity": 3}]`). 409 codes: '
-        "`session_already_open`, `main_session_not_open`, `cash_tracking_off`.",
+        'count (`"opening_counts": [{"value": "50.00", "quantity": 3}]`), not both and not '
+        "neither (400). 409 codes: `session_already_open`, `main_session_not_open`, "
+        "`cash_tracking_off`, `limit_exceeded`.",
         request=OpenSessionRequestSerializer,
-        responses={201: SessionSerializer, **errors(*WRITE_ERRORS)},
+        responses={201: SessionSerializer, **errors(*ACTION_ERRORS)},
         parameters=POST_PARAMETERS,
     )
     @idempotent
@@ -364,9 +446,11 @@ class AdjustmentCreateView(SessionActionView):
 
     @extend_schema(
         summary="Put cash into or take it out of the drawer",
-        description="409 `session_closed` when the session is closed.",
+        description="409 codes: `session_closed`, `insufficient_cash` (a cash out larger than "
+        "the drawer; on a blind-close session a cashier's or terminal's cash out is booked "
+        "instead and shows at the close), `limit_exceeded` (a total would pass what it holds).",
         request=AdjustmentRequestSerializer,
-        responses={201: AdjustmentSerializer, **errors(*WRITE_ERRORS)},
+        responses={201: AdjustmentSerializer, **errors(*ACTION_ERRORS)},
         parameters=POST_PARAMETERS,
     )
     @idempotent
@@ -395,10 +479,11 @@ class SessionCloseView(SessionActionView):
         "give neither (not counted). `retained_float` defaults to the register's default "
         "float, at most the counted (or expected) cash. A sub-register is never counted: its "
         "expected cash goes to its main register's session. 409 codes: `session_closed`, "
-        "`sub_sessions_open` (the detail names the open sub-registers). The answer shows "
+        "`sub_sessions_open` (the detail names the open sub-registers), `limit_exceeded`. "
+        "The answer shows "
         "every figure, also under blind close: the count is final once submitted.",
         request=CloseRequestSerializer,
-        responses={200: SessionSerializer, **errors(*WRITE_ERRORS)},
+        responses={200: SessionSerializer, **errors(*ACTION_ERRORS)},
         parameters=POST_PARAMETERS,
     )
     @idempotent
@@ -435,7 +520,7 @@ class TransactionListView(generics.ListAPIView):
     @extend_schema(
         summary="Transactions",
         description="Device tokens see their own register's transactions only.",
-        responses={200: TransactionSerializer, **errors(*READ_ERRORS)},
+        responses={200: TransactionSerializer, **errors(*QUERY_ERRORS)},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -447,14 +532,15 @@ class TransactionListView(generics.ListAPIView):
         "recorded on the register answers the first transaction with 200 and changes "
         "nothing. A transaction that occurred during an already closed session is kept on "
         'the current one with `"late": true`. 409 codes: `main_session_not_open` (a '
-        "sub-register whose main register has no open session: keep it, send it again).",
+        "sub-register whose main register has no open session: keep it, send it again), "
+        "`limit_exceeded` (a session's total would pass what it holds).",
         request=TransactionRequestSerializer,
         responses={
             201: TransactionSerializer,
             200: OpenApiResponse(
                 TransactionSerializer, description="The external_id was already recorded."
             ),
-            **errors(*WRITE_ERRORS),
+            **errors(*ACTION_ERRORS),
         },
         parameters=POST_PARAMETERS,
     )

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 
 from cashdrawer import selectors
-from cashdrawer.filters import IdFilter, StableOrderingFilter
+from cashdrawer.filters import DayFilter, IdFilter, StableOrderingFilter, TrueFalseFilter
 from sessions_app.models import TrackingSession, Transaction
 
 
@@ -25,11 +25,11 @@ class SessionFilter(django_filters.FilterSet):
     location = IdFilter(field_name="location_id")
     register = IdFilter(field_name="register_id")
     status = django_filters.ChoiceFilter(choices=TrackingSession.Status.choices)
-    opened_from = django_filters.DateFilter(
+    opened_from = DayFilter(
         method="filter_opened_from",
         label="Opened on or after this local date of the session's location.",
     )
-    opened_to = django_filters.DateFilter(
+    opened_to = DayFilter(
         method="filter_opened_to",
         label="Opened on or before this local date of the session's location.",
     )
@@ -69,7 +69,7 @@ class TransactionFilter(django_filters.FilterSet):
     register = IdFilter(field_name="register_id")
     kind = django_filters.ChoiceFilter(choices=Transaction.Kind.choices)
     payment_method = django_filters.CharFilter()
-    late = django_filters.BooleanFilter()
+    late = TrueFalseFilter()
 
     class Meta:
         model = Transaction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
@@ -20,12 +20,17 @@ from rest_framework.response import Response
 
 from cashdrawer import selectors
 from cashdrawer.api.base import (
+    ACTION_ERRORS,
+    CREATE_ERRORS,
+    QUERY_ERRORS,
     READ_ERRORS,
-    WRITE_ERRORS,
+    UPDATE_ERRORS,
     IdRelatedField,
+    InputSerializer,
     MoneyField,
     MoneyModelSerializer,
     StaffSerializer,
+    TextField,
     errors,
     save_cleaned,
 )
@@ -55,7 +60,29 @@ def _changes(instance: Any, data: dict) -> dict:
 # --- locations -------------------------------------------------------------------------
 
 
+def _name_field(model) -> TextField:
+    """A name as a ModelSerializer would make it (trimmed, not blank), stated exactly."""
+    return TextField(
+        max_length=model._meta.get_field("name").max_length,
+        required_text=True,
+        trim_whitespace=True,
+        allow_blank=False,
+    )
+
+
 class LocationSerializer(MoneyModelSerializer):
+    name = _name_field(Location)
+    # Not an enum of the server's ~600 zone names: a client would carry them all and a
+    # new tz release would change its types. The model's clean() checks the name.
+    timezone = TextField(
+        max_length=Location._meta.get_field("timezone").max_length,
+        required_text=True,
+        trim_whitespace=True,
+        allow_blank=False,
+        required=False,
+        help_text="An IANA time zone name known to the server, e.g. Europe/Amsterdam (the "
+        "default); another is 400.",
+    )
     max_amount = MoneyField(
         read_only=True,
         help_text="The largest single amount accepted here (a sale, an adjustment, a float); "
@@ -93,7 +120,7 @@ class LocationSerializer(MoneyModelSerializer):
 @extend_schema_view(
     list=extend_schema(
         summary="Locations the credentials belong to",
-        responses={200: LocationSerializer, **errors(*READ_ERRORS)},
+        responses={200: LocationSerializer, **errors(*QUERY_ERRORS)},
     ),
     retrieve=extend_schema(
         summary="One location", responses={200: LocationSerializer, **errors(*READ_ERRORS)}
@@ -101,13 +128,16 @@ class LocationSerializer(MoneyModelSerializer):
     create=extend_schema(
         summary="Create a location (superusers only)",
         description="A new location has no members yet, so only a superuser, who sees every "
-        "location, creates one; memberships are then given in the admin.",
+        "location, creates one; memberships are then given in the admin. Its name is unique "
+        "(400 otherwise).",
         parameters=POST_PARAMETERS,
-        responses={201: LocationSerializer, **errors(*WRITE_ERRORS)},
+        responses={201: LocationSerializer, **errors(*CREATE_ERRORS)},
     ),
     partial_update=extend_schema(
         summary="Change a location (its managers)",
-        responses={200: LocationSerializer, **errors(*READ_ERRORS)},
+        description="Its name is unique; its currency no longer changes once it has sessions "
+        "(400 otherwise).",
+        responses={200: LocationSerializer, **errors(*UPDATE_ERRORS)},
     ),
 )
 class LocationViewSet(
@@ -157,6 +187,7 @@ class LocationViewSet(
 
 
 class RegisterSerializer(MoneyModelSerializer):
+    name = _name_field(Register)
     location = IdRelatedField(queryset=Location.objects.none())
     main_register = IdRelatedField(
         queryset=Register.objects.none(), allow_null=True, required=False
@@ -204,9 +235,18 @@ class RegisterSerializer(MoneyModelSerializer):
         return register
 
 
+REGISTER_RULES = (
+    "`location`: a location the user manages. The code is unique per location. A "
+    "sub-register names a main register of the same location (`main_register`) and has no "
+    "default float; no other register names one; a main register counts by denominations. "
+    "`default_float` is at most the location's `max_amount`, in its currency's minor units. "
+    "Any of these broken: 400 naming the field."
+)
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="Registers", responses={200: RegisterSerializer, **errors(*READ_ERRORS)}
+        summary="Registers", responses={200: RegisterSerializer, **errors(*QUERY_ERRORS)}
     ),
     retrieve=extend_schema(
         summary="One register (device tokens: their own)",
@@ -214,12 +254,15 @@ class RegisterSerializer(MoneyModelSerializer):
     ),
     create=extend_schema(
         summary="Create a register (managers of its location)",
+        description=REGISTER_RULES,
         parameters=POST_PARAMETERS,
-        responses={201: RegisterSerializer, **errors(*WRITE_ERRORS)},
+        responses={201: RegisterSerializer, **errors(*CREATE_ERRORS)},
     ),
     partial_update=extend_schema(
         summary="Change a register (managers of its location)",
-        responses={200: RegisterSerializer, **errors(*READ_ERRORS)},
+        description=f"{REGISTER_RULES} While a session is open its role, main register and "
+        "cash tracking stay as they are; a register with sessions stays at its location.",
+        responses={200: RegisterSerializer, **errors(*UPDATE_ERRORS)},
     ),
 )
 class RegisterViewSet(
@@ -286,7 +329,7 @@ class DenominationSerializer(MoneyModelSerializer):
 @extend_schema_view(
     list=extend_schema(
         summary="Coins and notes per currency, by value",
-        responses={200: DenominationSerializer, **errors(*READ_ERRORS)},
+        responses={200: DenominationSerializer, **errors(*QUERY_ERRORS)},
     ),
 )
 class DenominationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -302,12 +345,20 @@ class DenominationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 # --- tokens ----------------------------------------------------------------------------
 
+USERNAME_MAX = get_user_model()._meta.get_field("username").max_length
+TOKEN_NAME_MAX = ApiToken._meta.get_field("name").max_length
 
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
-    name = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text="A label, e.g. the script."
+
+class TokenRequestSerializer(InputSerializer):
+    username = TextField(max_length=USERNAME_MAX, required_text=True)
+    password = TextField(
+        max_length=None, required_text=False, allow_blank=False, style={"input_type": "password"}
+    )
+    name = TextField(
+        max_length=TOKEN_NAME_MAX,
+        required=False,
+        trim_whitespace=True,
+        help_text="A label, e.g. the script.",
     )
 
 
@@ -368,9 +419,17 @@ class AuthTokenView(GenericAPIView):
     @extend_schema(
         summary="Get a user token",
         description="Answers a new token for the user; it acts with the user's permissions. "
-        "Wrong username or password: 400 (as OAuth 2 token endpoints do).",
+        "Wrong username or password: 400 (as OAuth 2 token endpoints do). No credentials are "
+        "needed, but an `Authorization` header that is sent must be valid (else 401), and a "
+        "browser session needs its CSRF token (else 403). A repeat with the same "
+        "Idempotency-Key answers the same token with a new secret, or 404 once it was revoked.",
         request=TokenRequestSerializer,
-        responses={201: TokenResponseSerializer, **errors(400, 409, 422)},
+        responses={
+            201: TokenResponseSerializer,
+            **errors(
+                *CREATE_ERRORS, 404, e404="A repeat of a request whose token was revoked since."
+            ),
+        },
         parameters=POST_PARAMETERS,
         auth=[],
     )
@@ -416,9 +475,12 @@ class DeviceTokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeviceTokenRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(
-        required=False, allow_blank=True, max_length=100, help_text='e.g. "Till 1 terminal"'
+class DeviceTokenRequestSerializer(InputSerializer):
+    name = TextField(
+        max_length=TOKEN_NAME_MAX,
+        required=False,
+        trim_whitespace=True,
+        help_text='e.g. "Till 1 terminal"',
     )
 
 
@@ -459,7 +521,7 @@ class RegisterDeviceTokensView(GenericAPIView):
         "Its secret is in this answer only. A repeat with the same Idempotency-Key answers "
         "the same token with a new secret (the first one stops working).",
         request=DeviceTokenRequestSerializer,
-        responses={201: IssuedDeviceTokenSerializer, **errors(*WRITE_ERRORS)},
+        responses={201: IssuedDeviceTokenSerializer, **errors(*ACTION_ERRORS)},
         parameters=POST_PARAMETERS,
     )
     @idempotent(replay=_replay_token)

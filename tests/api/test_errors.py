@@ -199,6 +199,16 @@ def test_a_main_register_refuses_a_total_count(client_for, manager, main_registe
         {"opened_to": "tomorrow"},
         {"ordering": "amount"},
         {"location": "-3"},
+        # What an integer, a boolean and a date are in the schema, and nothing else.
+        {"location": "1.0"},
+        {"register": " 1"},
+        {"opened_from": "20260101"},
+        {"opened_to": "01/02/2026"},
+        {"page_size": "-4"},
+        {"page_size": "0"},
+        {"page_size": "null"},
+        {"page": "last"},
+        {"page": "0"},
     ],
 )
 def test_bad_filters_are_400(client_for, manager, params):
@@ -208,7 +218,17 @@ def test_bad_filters_are_400(client_for, manager, params):
 
 
 @pytest.mark.parametrize(
-    "params", [{"opened_from": "0001-01-01"}, {"opened_to": "9999-12-31"}, {"page_size": "-4"}]
+    "params",
+    [
+        {"opened_from": "0001-01-01"},
+        {"opened_to": "9999-12-31"},
+        {"page_size": "1000"},  # more than 500: 500 a page
+        # An empty parameter is as if it were not given (allowEmptyValue in the schema).
+        {"page_size": ""},
+        {"page": ""},
+        {"location": ""},
+        {"status": ""},
+    ],
 )
 def test_extreme_but_valid_filters_answer(client_for, manager, register, params):
     services.open_session(register=register, opening_float="0", by=None)
@@ -226,6 +246,61 @@ def test_an_invalid_idempotency_key_is_400(client_for, manager, register):
     assert Transaction.objects.count() == 0
 
 
+# --- input is read as the schema states it, nothing more -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "changes", "field"),
+    [
+        # An amount as text is digits and one point: no space around it, no sign.
+        ("transactions", {"amount": " 45.00"}, "amount"),
+        ("transactions", {"amount": "45.00\n"}, "amount"),
+        ("transactions", {"amount": "-0"}, "amount"),
+        # A text's length is counted as sent, as the schema's maxLength counts it.
+        ("transactions", {"payment_method": "cash" + " " * 37}, "payment_method"),
+        ("transactions", {"external_id": " " * 101}, "external_id"),
+        # A count is a list of objects, not of [value, quantity] pairs.
+        ("sessions", {"opening_counts": [["50.00", 1]]}, "opening_counts"),
+        # A register's default float: digits and one point, at most the widest ceiling.
+        ("registers", {"default_float": " 10.00"}, "default_float"),
+        ("registers", {"default_float": "1000000000.01"}, "default_float"),
+    ],
+)
+def test_input_the_schema_does_not_admit_is_400(
+    client_for, manager, location, register, path, changes, field
+):
+    body = {
+        "transactions": _sale(register),
+        "sessions": {"register": register.pk},
+        "registers": {"location": location.pk, "name": "Till 9", "code": "t9"},
+    }[path]
+    response = client_for(manager).post(f"/api/v1/{path}/", {**body, **changes})
+    assert response.status_code == 400, response.content
+    assert list(response.json()) == [field], response.json()
+
+
+def test_late_is_true_or_false(client_for, manager, register):
+    services.record_transaction(
+        register=register, kind="sale", payment_method="cash", amount="1.00", by=manager
+    )
+    api = client_for(manager)
+    assert api.get("/api/v1/transactions/", {"late": "true"}).json()["count"] == 0
+    assert api.get("/api/v1/transactions/", {"late": "false"}).json()["count"] == 1
+    for wrong in ("abc", "True", "1", "yes"):
+        response = api.get("/api/v1/transactions/", {"late": wrong})
+        assert response.status_code == 400, wrong
+        assert list(response.json()) == ["late"]
+
+
+def test_a_register_with_a_default_float_of_trailing_zeros(client_for, manager, location):
+    response = client_for(manager).post(
+        "/api/v1/registers/",
+        {"location": location.pk, "name": "Till 9", "code": "t9", "default_float": "150.500"},
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["default_float"] == "150.50"
+
+
 # --- 401 ----------------------------------------------------------------------------------
 
 
@@ -238,6 +313,16 @@ def test_no_or_bad_credentials_are_401(api_client, header):
     response = api_client.get("/api/v1/sessions/")
     assert response.status_code == 401
     assert set(response.json()) == {"detail", "code"}
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_the_token_endpoint_answers_401_to_a_bad_authorization_header(api_client, manager):
+    """It needs no credentials, but one that is sent must be good (documented)."""
+    api_client.credentials(HTTP_AUTHORIZATION="Token nope")
+    response = api_client.post(
+        "/api/v1/auth/token/", {"username": manager.username, "password": "s3cret-pass"}
+    )
+    assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
 
 
