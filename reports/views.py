@@ -219,10 +219,13 @@ def add_correction_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("The correction was added."))
             return redirect(reverse("reports:session", args=[session.pk]) + "#corrections")
-    return _render_session(request, session, form=form)
+    # Refused input answers 400, like the register pages' forms: the page shows why.
+    return _render_session(request, session, form=form, status=400)
 
 
-def _render_session(request: HttpRequest, session: TrackingSession, *, form) -> HttpResponse:
+def _render_session(
+    request: HttpRequest, session: TrackingSession, *, form, status: int = 200
+) -> HttpResponse:
     location = session.location
     role = role_at(request.user, location)
     operate = session.is_open and role in OPERATOR_ROLES
@@ -280,7 +283,7 @@ def _render_session(request: HttpRequest, session: TrackingSession, *, form) -> 
         "close_url": reverse("operations:close", args=[session.pk]) if operate else None,
         "overview_url": reverse("reports:overview") + f"?location={location.pk}",
     }
-    return render(request, "reports/session.html", context)
+    return render(request, "reports/session.html", context, status=status)
 
 
 def _method_label(name: str) -> str:

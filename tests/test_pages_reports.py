@@ -535,7 +535,7 @@ def test_a_wrong_correction_is_shown_beside_its_field(
 
     response = _client(manager).post(reverse("reports:add_correction", args=[session.pk]), data)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     form = response.context["form"]
     assert any(message in error for error in form.errors[field])
     assert message in response.content.decode()
