@@ -63,6 +63,11 @@ class Answer:
     body: bytes
     seconds: float
     error: str = ""
+    sent_at: float = 0  # time.monotonic() when the request left
+
+    @property
+    def answered_at(self) -> float:
+        return self.sent_at + self.seconds
 
     @property
     def data(self):
@@ -202,12 +207,15 @@ class Terminal:
                 {name.lower(): value for name, value in response.getheaders()},
                 response.read(),
                 time.monotonic() - started,
+                sent_at=started,
             )
             if response.will_close or not self.keep_alive:
                 self.close()
         except (OSError, http.client.HTTPException) as error:
             self.close()
-            answer = Answer(None, {}, b"", time.monotonic() - started, _describe(error))
+            answer = Answer(
+                None, {}, b"", time.monotonic() - started, _describe(error), sent_at=started
+            )
         self._last_used = time.monotonic()
         self.tally.add(answer)
         return answer

@@ -33,7 +33,7 @@ from tests.faults.terminals import (
 )
 
 CLIENTS = 32
-SALES = scaled(10_000, multiple=CLIENTS)
+SALES = scaled(10_000)
 REPEATED = SALES // 10  # half at once with the first, half later
 TIME = time_for(SALES + REPEATED)
 FLOAT = Decimal("150.00")
@@ -73,6 +73,7 @@ def test_a_storm_on_one_register_records_each_sale_once_and_never_answers_5xx(
     repeated = rng.sample(range(SALES), REPEATED)
     together, later = set(repeated[: REPEATED // 2]), set(repeated[REPEATED // 2 :])
     finals: dict[int, list[Answer]] = defaultdict(list)  # sale -> final answer of each send
+    spans: dict[int, list[tuple[float, float]]] = defaultdict(list)  # (sent, answered)
     waited = {"409 then replayed": 0}
     lock = threading.Lock()
     tally = Tally("storm")
@@ -101,6 +102,7 @@ def test_a_storm_on_one_register_records_each_sale_once_and_never_answers_5xx(
                     answer, attempts = term.settle(PATH, sale(index), key(index))
                     with lock:
                         finals[index].append(answer)
+                        spans[index].append((attempts[0].sent_at, answer.answered_at))
                         if len(attempts) > 1 and attempts[0].status == 409:
                             waited["409 then replayed"] += 1
 
@@ -135,10 +137,16 @@ def test_a_storm_on_one_register_records_each_sale_once_and_never_answers_5xx(
         [till.register],
     )[0]
     (records,) = database.sql(f"SELECT count(*) FROM {IdempotencyRecord._meta.db_table}")[0]
+    # A repeat was in flight with its first when each was sent before the other's answer.
+    overlapped = sum(
+        max(sent for sent, _ in spans[i]) < min(answered for _, answered in spans[i])
+        for i in together
+    )
     report(
         tally.figures(
             sales=f"{SALES:,}",
-            repeats=f"{REPEATED:,} ({len(together)} at once with the first, {len(later)} later)",
+            repeats=f"{REPEATED:,} ({len(together)} at once with the first, of them "
+            f"{overlapped} in flight together, {len(later)} later)",
             repeats_answered_409_first=waited["409 then replayed"],
             rows=f"{rows.rows:,}",
             sql_sum=sql_sum,
@@ -155,6 +163,7 @@ def test_a_storm_on_one_register_records_each_sale_once_and_never_answers_5xx(
         assert len({a.body for a in answers}) == 1, [str(a) for a in answers]  # the first's
         assert sum(not a.replayed for a in answers) == 1, [a.headers for a in answers]
     answered_ids = {finals[index][0].data["id"] for index in range(SALES)}
+    assert overlapped >= 0.9 * len(together)  # else this storm did not test in-flight repeats
 
     assert rows.rows == SALES
     assert rows.ids == answered_ids
