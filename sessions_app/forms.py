@@ -5,7 +5,7 @@ keyword arguments. Every rule that involves other records stays in services.py."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cashdrawer.forms import AmountField
 from cashdrawer.models import Denomination, Register
-from cashdrawer.money import format_amount
+from cashdrawer.money import AmountError, format_amount, parse_amount
 from sessions_app.models import Adjustment
 from sessions_app.services import MAX_QUANTITY
 
@@ -267,16 +267,19 @@ class CloseSessionForm(CountFormBase):
                 kwargs["counted"] = self.cleaned_data["counted"]
         retained = self.cleaned_data.get("retained_float") or None
         default = self.register.default_float
-        if retained is not None and default is not None and _same_amount(retained, default):
-            retained = None
+        if retained is not None and default is not None:
+            retained = None if _same_amount(retained, default, self.currency) else retained
         kwargs["retained_float"] = retained
         return kwargs
 
 
-def _same_amount(text: str, amount: Decimal) -> bool:
+def _same_amount(text: str, amount: Decimal, currency: str) -> bool:
+    """Whether the typed text is this amount, read as the services read amounts: "1e2" or
+    "١٠٠" is not an amount, so it is refused like any other, not taken as the default
+    float of 100.00 it happens to equal for Decimal()."""
     try:
-        return Decimal(text) == amount
-    except InvalidOperation:
+        return parse_amount(text, currency=currency) == amount
+    except AmountError:
         return False
 
 

@@ -54,6 +54,23 @@ def test_a_typed_cash_out_above_the_ceiling_is_a_form_error_naming_it(
     assert db_rows() == before
 
 
+@pytest.mark.parametrize("typed", ["1.5e2", "\u0661\u0665\u0660", "+150", "15_0"])
+def test_the_default_float_spelled_as_no_amount_is_refused_at_the_close(
+    client, manager, open_session, db_rows, typed
+):
+    """The close form keeps a retained float left at the register's default (150.00); a
+    text that is not an amount must not pass as it because Decimal() reads it as 150."""
+    client.force_login(manager)
+    before = db_rows()
+    response = client.post(
+        reverse("operations:close", args=[open_session.pk]),
+        {"method": "total", "counted": "150.00", "retained_float": typed},
+    )
+    assert response.status_code == 400
+    assert "not a number" in response.content.decode()
+    assert db_rows() == before
+
+
 def test_a_cash_out_of_more_than_the_drawer_holds_is_refused_on_the_page(
     client, manager, open_session, db_rows
 ):
