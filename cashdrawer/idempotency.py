@@ -133,7 +133,11 @@ def idempotent(handler: Callable | None = None, *, replay: Replay | None = None)
         def wrapper(view, request, *args, **kwargs):
             key = idempotency_key(request)
             if key is None:
-                return post(view, request, *args, **kwargs)
+                # One transaction for the effect and the answer read back after it: if the
+                # database goes away in between, the 503 then means "nothing happened",
+                # as it does with a key.
+                with transaction.atomic():
+                    return post(view, request, *args, **kwargs)
             identity = (
                 view.idempotency_identity(request)
                 if hasattr(view, "idempotency_identity")

@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from cashdrawer.authentication import issue_user_token
 from cashdrawer.models import IdempotencyRecord
-from sessions_app.models import Transaction
+from sessions_app.models import CountLine, TrackingSession, Transaction
 
 # --- views of this module's URLconf (pytest.mark.urls) -----------------------------------
 
@@ -266,6 +266,42 @@ def test_a_post_cut_off_by_a_lost_connection_is_503_and_its_retry_lands_once(man
     assert repeat.json() == retry.json()
     assert Transaction.objects.filter(external_id="receipt-503").count() == 1
     assert IdempotencyRecord.objects.filter(key="k-503").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_post_without_a_key_cut_off_after_its_effect_leaves_nothing(manager, register):
+    """Without an Idempotency-Key too, a 503 means nothing happened: the session is opened,
+    then the answer is read back and that read is cut off; the opening rolls back with it."""
+    secret = issue_user_token(user=manager).secret
+    answers: list = []
+
+    def terminal() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+        try:
+            body = {"register": register.pk, "opening_float": "150.00"}
+            answers.append(client.post("/api/v1/sessions/", body, format="json"))
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    holder = _second_connection()
+    try:
+        # Opening by a total writes no count lines; reading the session back reads them.
+        holder.execute(f"LOCK TABLE {CountLine._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        worker = threading.Thread(target=terminal)
+        worker.start()
+        pid = _wait_for_a_backend_waiting_on_a_lock()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        worker.join(30)
+    finally:
+        holder.rollback()
+        holder.close()
+    (answer,) = answers
+    _assert_api_outage(answer)
+    assert not TrackingSession.objects.filter(register=register).exists()
 
 
 def _second_connection() -> psycopg.Connection:
