@@ -4,6 +4,7 @@ keyword arguments. Every rule that involves other records stays in services.py."
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -63,8 +64,23 @@ def breakdown(amount: Decimal | None, rows: list[CountRow]) -> dict[str, int]:
     return quantities if remaining == 0 else {}
 
 
+class QuantityField(forms.IntegerField):
+    """A whole number typed with ASCII digits. int() also reads "٣", "３", "1_0" and
+    "3.0" (as 3, 3, 10 and 3), none of which a cashier types as a quantity; they are
+    refused as amounts with such characters are (issue 8)."""
+
+    def to_python(self, value: Any) -> int | None:
+        text = "" if value is None else str(value).strip()
+        if text and not _WHOLE_NUMBER.fullmatch(text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(text)
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
 def quantity_field() -> forms.IntegerField:
-    return forms.IntegerField(
+    return QuantityField(
         required=False,
         min_value=0,
         max_value=MAX_QUANTITY,

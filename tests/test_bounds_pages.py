@@ -71,6 +71,21 @@ def test_the_default_float_spelled_as_no_amount_is_refused_at_the_close(
     assert db_rows() == before
 
 
+@pytest.mark.parametrize("typed", ["\u0663", "\uff13", "1_0", "3.0", "+3", "3e0"])
+def test_a_quantity_typed_with_other_characters_than_digits_is_refused(
+    client, manager, counted_register, db_rows, typed
+):
+    """int() reads these as 3 or 10; a count grid takes ASCII digits only, as amounts do."""
+    client.force_login(manager)
+    before = db_rows()
+    response = client.post(
+        reverse("operations:open", args=[counted_register.pk]), {"count_50.00": typed}
+    )
+    assert response.status_code == 400
+    assert "A whole number, please." in response.content.decode()
+    assert db_rows() == before
+
+
 def test_a_cash_out_of_more_than_the_drawer_holds_is_refused_on_the_page(
     client, manager, open_session, db_rows
 ):
