@@ -180,8 +180,10 @@ def _csv(name: str, *, all_locations: bool = False):
 
 
 def _session_list(o: Objects) -> Iterator[tuple[str, str]]:
-    """Every session of the chain (fewer than a page), and a terminal's own."""
+    """Every session of the chain (fewer than a page), a register's, a terminal's own."""
     yield _url("session-list", query={"ordering": "-total_discrepancy"}), TOKEN
+    for register in o.pick(o.registers)[:1]:
+        yield _url("session-list", query={"register": register.pk}), TOKEN
     yield _url("session-list", query={"register": o.device_register.pk}), DEVICE
 
 
