@@ -1,25 +1,43 @@
 """Admin for reference data (locations, registers, denominations, memberships) and the audit log.
 
-Reference data is edited here. Money records are not: their admins are read-only (see
-`ReadOnlyAdmin`), because sessions and everything in them change only through
-sessions_app/services.py.
+Reference data is edited here, and every add, change and delete of it writes an audit entry
+with the old and new values (`AuditedAdminMixin`). Money records are not: their admins are
+read-only (see `ReadOnlyAdmin`), because sessions and everything in them change only
+through sessions_app/services.py. The audit trail is read-only too, and downloads as CSV.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
+from cashdrawer.audit import (
+    PASSWORD_CHANGED,
+    PASSWORD_SET,
+    client_address,
+    field_values,
+    form_changes,
+    is_password,
+)
 from cashdrawer.bounds import CASH, canonical_method
 from cashdrawer.models import (
     ApiToken,
@@ -31,6 +49,9 @@ from cashdrawer.models import (
     Register,
 )
 from cashdrawer.money import format_amount
+from cashdrawer.services import write_audit
+
+User = get_user_model()
 
 # --- helpers shared with sessions_app/admin.py -----------------------------------------
 
@@ -86,6 +107,130 @@ class ReadOnlyTabularInline(NoChangesMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+
+
+# --- the audit trail of configuration ----------------------------------------------------
+
+
+def _action_prefix(model: type[models.Model]) -> str:
+    """ "payment_method" for PaymentMethod: the first part of its audit actions."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", model.__name__).lower()
+
+
+def _audit_admin(
+    request: HttpRequest, obj: models.Model, verb: str, data: dict, **location: Any
+) -> None:
+    write_audit(
+        user=request.user,
+        action=f"{_action_prefix(type(obj))}.{verb}",
+        obj=obj,
+        data={"via": "admin", **data},
+        address=client_address(request),
+        **location,
+    )
+
+
+def _audit_created(request: HttpRequest, obj: models.Model, form: Any) -> None:
+    values = field_values(obj)
+    if any(is_password(name) for name in form.changed_data):
+        values["password"] = PASSWORD_SET
+    _audit_admin(request, obj, "create", {"values": values})
+
+
+def _audit_changed(request: HttpRequest, obj: models.Model, form: Any, before: Any) -> None:
+    changes = form_changes(form, obj, before)
+    if changes:  # a form saved as it was changed nothing
+        _audit_admin(request, obj, "update", {"changes": changes})
+
+
+def _audit_deleted(request: HttpRequest, obj: models.Model) -> None:
+    """Written before the deletion, in its transaction: what the object held, and the rows
+    that go with it."""
+    values = field_values(obj)
+    location: dict[str, Any] = {}
+    if isinstance(obj, Location):
+        values["payment_methods"] = sorted(obj.payment_methods.values_list("name", flat=True))
+        values["memberships"] = sorted(str(m) for m in obj.memberships.select_related("user"))
+        location["location"] = None  # it is about to go: the entry cannot point at it
+    elif isinstance(obj, User):
+        values["memberships"] = sorted(
+            str(m) for m in obj.memberships.select_related("user", "location")
+        )
+    _audit_admin(request, obj, "delete", {"values": values}, **location)
+
+
+class AuditedAdminMixin:
+    """Every add, change and delete made through this admin writes an audit entry: the
+    values a new object got, the old and new value of each field that changed, what a
+    deleted object held. Django's own admin log keeps only the names of the fields, and
+    it can be edited; the audit trail cannot. Inline rows (payment methods, memberships)
+    get entries of their own."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = type(obj)._default_manager.get(pk=obj.pk) if change else None
+        super().save_model(request, obj, form, change)
+        if before is None:
+            _audit_created(request, obj, form)
+        else:
+            _audit_changed(request, obj, form, before)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        # The parent's rows before the save. A new location's cash and card are among them
+        # already, and the payment-method formset hands them back instead of adding them.
+        rows = formset.model._default_manager.filter(**{formset.fk.name: formset.instance})
+        before = {row.pk: row for row in rows}
+        forms_by_pk = {f.instance.pk: f for f in formset.initial_forms if f.instance.pk}
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk in before:
+                _audit_deleted(request, before[deleted.instance.pk])
+        super().save_formset(request, form, formset, change)
+        for obj, _changed in formset.changed_objects:
+            _audit_changed(request, obj, forms_by_pk[obj.pk], before[obj.pk])
+        for obj, new_form in zip(formset.new_objects, _saved_new_forms(formset), strict=True):
+            if obj.pk not in before:
+                _audit_created(request, obj, new_form)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        _audit_deleted(request, obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # The bulk "Delete selected" action runs outside the admin's transaction.
+        with transaction.atomic():
+            for obj in queryset:
+                _audit_deleted(request, obj)
+            super().delete_queryset(request, queryset)
+
+
+def _saved_new_forms(formset: Any) -> list:
+    """The extra forms that became new objects, in the order formset.new_objects has them."""
+    return [
+        form
+        for form in formset.extra_forms
+        if form.has_changed() and not (formset.can_delete and formset._should_delete_form(form))
+    ]
+
+
+class KeepsAuditTrailMixin:
+    """A user or a location that an audit entry names is kept: the entries are never
+    deleted (the database refuses), so neither is what they point at. The delete page
+    says so in one line instead of listing every entry, and deletes nothing."""
+
+    audit_trail_field: str
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        counts = dict(
+            AuditEntry.objects.filter(**{f"{self.audit_trail_field}__in": list(objs)})
+            .values_list(self.audit_trail_field)
+            .annotate(entries=Count("id"))
+        )
+        kept = [obj for obj in objs if counts.get(obj.pk)]
+        if not kept:
+            return super().get_deleted_objects(objs, request)
+        return [], {}, set(), [self.kept_message(obj, counts[obj.pk]) for obj in kept]
+
+    def kept_message(self, obj: Any, entries: int) -> str:
+        raise NotImplementedError
 
 
 # --- locations, registers, staff --------------------------------------------------------
@@ -159,7 +304,7 @@ class PaymentMethodInline(admin.TabularInline):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(KeepsAuditTrailMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "currency", "timezone", "max_amount_display", "register_count"]
     search_fields = ["name"]
     list_filter = ["currency"]
@@ -176,9 +321,20 @@ class LocationAdmin(admin.ModelAdmin):
     def register_count(self, obj: Location) -> int:
         return obj.register_count
 
+    audit_trail_field = "location"
+
+    def kept_message(self, obj: Location, entries: int) -> str:
+        return ngettext(
+            "%(location)s has an audit trail (%(count)s entry), which is never deleted; "
+            "a location with a history stays.",
+            "%(location)s has an audit trail (%(count)s entries), which is never deleted; "
+            "a location with a history stays.",
+            entries,
+        ) % {"location": obj, "count": entries}
+
 
 @admin.register(Register)
-class RegisterAdmin(admin.ModelAdmin):
+class RegisterAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The role rules live in Register.clean(); the form shows each error beside its field."""
 
     list_display = [
@@ -222,7 +378,7 @@ class RegisterAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "location", "role"]
     list_filter = ["location", "role"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "location__name"]
@@ -231,14 +387,13 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Denomination)
-class DenominationAdmin(admin.ModelAdmin):
+class DenominationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["currency", "value", "kind"]
     list_filter = ["currency", "kind"]
     search_fields = ["currency"]
 
 
 # The stock user admin, plus the locations a user works at.
-User = get_user_model()
 
 
 class UserMembershipInline(admin.TabularInline):
@@ -255,21 +410,144 @@ if admin.site.is_registered(User):
 
 
 @admin.register(User)
-class CashdrawerUserAdmin(UserAdmin):
+class CashdrawerUserAdmin(KeepsAuditTrailMixin, AuditedAdminMixin, UserAdmin):
     inlines = [*UserAdmin.inlines, UserMembershipInline]
+    audit_trail_field = "user"
+
+    def kept_message(self, obj: Any, entries: int) -> str:
+        return ngettext(
+            "%(user)s has an audit trail (%(count)s entry), which is never deleted. "
+            "Deactivate the user instead: untick “Active” on their page.",
+            "%(user)s has an audit trail (%(count)s entries), which is never deleted. "
+            "Deactivate the user instead: untick “Active” on their page.",
+            entries,
+        ) % {"user": obj, "count": entries}
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = ""):
+        """The password form saves outside save_model: audited here, never the hash."""
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if request.method == "POST" and user is not None:
+                user.refresh_from_db(fields=["password"])
+                if user.password != before:
+                    _audit_admin(
+                        request,
+                        user,
+                        "update",
+                        {"changes": {"password": PASSWORD_CHANGED}},
+                    )
+        return response
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class CashdrawerGroupAdmin(AuditedAdminMixin, GroupAdmin):
+    """No group is used, but a group grants admin permissions: its changes are audited."""
 
 
 # --- audit log --------------------------------------------------------------------------
 
 
+# The columns of the audit trail's CSV file: stable English names, like every other file.
+AUDIT_COLUMNS = [
+    "id",
+    "at",
+    "user",
+    "user_name",
+    "action",
+    "object_type",
+    "object_id",
+    "location",
+    "address",
+    "data",
+]
+EXPORT_PARAMETER = "_export"
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ["at", "user", "action", "object_type", "object_id"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["action", "object_type", "object_id", "user__username"]
-    list_select_related = ["user"]
+    """The whole trail, read-only, filtered by location, user, action and date; the
+    filtered list downloads as CSV (the links above the list)."""
+
+    list_display = ["at", "user", "action", "object_link", "location", "address"]
+    list_filter = [
+        "location",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        "action",
+        ("at", admin.DateFieldListFilter),
+    ]
+    search_fields = ["action", "object_type", "object_id", "user__username", "address"]
+    list_select_related = ["user", "location"]
     date_hierarchy = "at"
-    fields = ["at", "user", "action", "object_type", "object_id", "data"]
+    fields = [
+        "at",
+        "user",
+        "action",
+        "object_type",
+        "object_id",
+        "location",
+        "address",
+        "data_display",
+    ]
+    readonly_fields = ["data_display"]
+    change_list_template = "admin/cashdrawer/auditentry/change_list.html"
+
+    @admin.display(description=gettext_lazy("object"), ordering="object_type")
+    def object_link(self, obj: AuditEntry) -> str:
+        return obj.object_label
+
+    @admin.display(description=gettext_lazy("data"))
+    def data_display(self, obj: AuditEntry) -> str:
+        return json.dumps(obj.data, ensure_ascii=False, indent=2, sort_keys=True)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        export = request.GET.get(EXPORT_PARAMETER)
+        if export in ("excel", "excel-eu"):
+            return self._export(request, export)
+        return super().changelist_view(request, extra_context)
+
+    def _export(self, request: HttpRequest, dialect: str) -> HttpResponse:
+        """The list as filtered, searched and sorted on the page, every page of it."""
+        # Imported here: CSV is written by one module for the whole project (the reports
+        # app's), and the admin is where the apps are wired together.
+        from reports import exports
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        request.GET = request.GET.copy()
+        del request.GET[EXPORT_PARAMETER]
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        entries = changelist.get_queryset(request).select_related("user", "location")
+        return exports.csv_response(
+            filename=f"audit_trail_{timezone.now():%Y-%m-%d_%H%M}.csv",
+            header=AUDIT_COLUMNS,
+            rows=(_audit_row(entry) for entry in entries.iterator(chunk_size=2000)),
+            dialect=exports.DIALECTS[dialect],
+        )
+
+
+def _audit_row(entry: AuditEntry) -> list[Any]:
+    user = entry.user
+    return [
+        entry.pk,
+        entry.at.astimezone(dt.UTC),
+        user.get_username() if user else None,
+        (user.get_full_name() or None) if user else None,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.location.name if entry.location else None,
+        entry.address,
+        json.dumps(entry.data, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+    ]
 
 
 # --- API tokens -------------------------------------------------------------------------

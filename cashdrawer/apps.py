@@ -5,3 +5,7 @@ class CashdrawerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "cashdrawer"
     verbose_name = "Stores and registers"
+
+    def ready(self) -> None:
+        # Connects the receivers that record logins, failed logins and logouts.
+        from cashdrawer import audit  # noqa: F401

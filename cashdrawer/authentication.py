@@ -103,7 +103,12 @@ def revoke_token(*, token: ApiToken, by: Any) -> None:
         revoked_at=timezone.now(), revoked_by=by if getattr(by, "pk", None) else None
     )
     if updated:
-        write_audit(user=by, action="api_token.revoke", obj=token)
+        write_audit(
+            user=by,
+            action="api_token.revoke",
+            obj=token,
+            data={"kind": token.kind, "register": token.register_id, "name": token.name},
+        )
 
 
 class TokenAuthentication(BaseAuthentication):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import zoneinfo
 from decimal import Decimal
+from typing import Any
 
+import pgtrigger
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from cashdrawer.bounds import DEFAULT_PAYMENT_METHODS, canonical_method
@@ -381,25 +385,88 @@ class Membership(models.Model):
 
 
 class AuditEntry(models.Model):
-    """One line per operation that changed something: who, what, which object, when."""
+    """One line per operation that changed something, and per login, failed login and
+    logout: who, what, which object, when, where.
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    Append-only: PostgreSQL refuses UPDATE and DELETE of these rows (the trigger below),
+    so a user or location that has entries is kept (PROTECT), never deleted.
+    """
+
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+    # Who did it: the person, or for a terminal the manager who issued its device token
+    # (the device itself is named in `data`). Empty for the system and for failed logins.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("user"),
     )
-    action = models.CharField(max_length=64)
-    object_type = models.CharField(max_length=64)
-    object_id = models.CharField(max_length=64)
-    data = models.JSONField(default=dict, blank=True)
+    action = models.CharField(_("action"), max_length=64)
+    object_type = models.CharField(_("object type"), max_length=64)
+    object_id = models.CharField(_("object id"), max_length=64)
+    # The store the entry is about, where there is one (not for a login or a currency's
+    # denominations).
+    location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        verbose_name=_("location"),
+    )
+    # The client's IP address, for entries made by a request (logins, admin changes).
+    address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        triggers = [
+            pgtrigger.Protect(
+                name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type} #{self.object_id}"
+
+    @property
+    def object_label(self) -> str:
+        """The object's kind in the reader's language and its id: "Transaction #12"."""
+        try:
+            model = apps.get_model(self.object_type)
+        except (LookupError, ValueError):
+            return f"{self.object_type} #{self.object_id}"
+        return f"{capfirst(model._meta.verbose_name)} #{self.object_id}"
+
+    @property
+    def device_name(self) -> str | None:
+        """The terminal that acted, when a device token did (its manager is `user`)."""
+        device = self.data.get("device") if isinstance(self.data, dict) else None
+        return device.get("name") if isinstance(device, dict) else None
+
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        """The entry's data as (name, value) lines, the device left out (see device_name)."""
+        if not isinstance(self.data, dict):
+            return [("data", str(self.data))]
+        return [(name, _plain_text(value)) for name, value in self.data.items() if name != "device"]
+
+
+def _plain_text(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"old", "new"}:
+        return f"{_plain_text(value['old'])} → {_plain_text(value['new'])}"
+    if isinstance(value, dict):
+        return ", ".join(f"{name}: {_plain_text(inner)}" for name, inner in value.items())
+    if isinstance(value, list):
+        return ", ".join(_plain_text(inner) for inner in value)
+    if value is None:
+        return "—"
+    return str(value)
 
 
 class ApiToken(models.Model):

@@ -35,6 +35,7 @@ from reports.forms import CorrectionForm
 from sessions_app.exceptions import DomainError, InvalidInput
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import (
+    audit_trail,
     is_blind,
     refunds_by_method,
     sales_by_method,
@@ -282,6 +283,8 @@ def _render_session(
         "adjust_url": reverse("operations:adjust", args=[session.pk]) if operate else None,
         "close_url": reverse("operations:close", args=[session.pk]) if operate else None,
         "overview_url": reverse("reports:overview") + f"?location={location.pk}",
+        # Who did what to this session: for those who see every figure of it.
+        "audit_trail": list(audit_trail(session)) if role in REPORT_ROLES else None,
     }
     return render(request, "reports/session.html", context, status=status)
 

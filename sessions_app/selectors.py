@@ -6,10 +6,19 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import QuerySet, Sum
+from django.db.models import CharField, Q, QuerySet, Sum
+from django.db.models.functions import Cast
 
+from cashdrawer.models import AuditEntry
 from cashdrawer.money import quantize
-from sessions_app.models import TrackingSession, Transaction
+from sessions_app.models import (
+    Adjustment,
+    ClosingTransfer,
+    Correction,
+    CountLine,
+    TrackingSession,
+    Transaction,
+)
 
 
 def totals_by_method(
@@ -58,3 +67,28 @@ def is_blind(session: TrackingSession) -> bool:
         return True
     main = session.main_session
     return main is not None and main.is_open and main.register.blind_close
+
+
+def audit_trail(session: TrackingSession) -> QuerySet[AuditEntry]:
+    """The audit entries of a session and of every record in it (transactions,
+    adjustments, count lines, corrections, closing transfers), oldest first.
+
+    An entry names its object by type and id; each kind is matched against the ids of
+    the session's rows in a subquery, so the whole trail is one query on the entries'
+    (object_type, object_id) index.
+    """
+    rows = {
+        TrackingSession: TrackingSession.objects.filter(pk=session.pk),
+        Transaction: session.transactions.all(),
+        Adjustment: session.adjustments.all(),
+        CountLine: session.counts.all(),
+        Correction: session.corrections.all(),
+        ClosingTransfer: ClosingTransfer.objects.filter(
+            Q(sub_session=session) | Q(main_session=session)
+        ),
+    }
+    condition = Q()
+    for model, queryset in rows.items():
+        ids = queryset.order_by().annotate(id_text=Cast("pk", CharField())).values("id_text")
+        condition |= Q(object_type=model._meta.label_lower, object_id__in=ids)
+    return AuditEntry.objects.filter(condition).select_related("user").order_by("at", "id")

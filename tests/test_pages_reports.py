@@ -531,9 +531,10 @@ def test_a_wrong_correction_is_shown_beside_its_field(
     two_days, manager, db_rows, data, field, message
 ):
     session = two_days["first"]
+    client = _client(manager)  # before counting: a login is audited
     rows = db_rows()
 
-    response = _client(manager).post(reverse("reports:add_correction", args=[session.pk]), data)
+    response = client.post(reverse("reports:add_correction", args=[session.pk]), data)
 
     assert response.status_code == 400
     form = response.context["form"]
@@ -544,9 +545,10 @@ def test_a_wrong_correction_is_shown_beside_its_field(
 
 def test_an_open_session_cannot_be_corrected(location, register, manager, db_rows):
     session = services.open_session(register=register, opening_float="150.00", by=manager)
+    client = _client(manager)  # before counting: a login is audited
     rows = db_rows()
 
-    response = _client(manager).post(
+    response = client.post(
         reverse("reports:add_correction", args=[session.pk]),
         {"amount": "1.00", "reason": "x"},
         follow=True,

@@ -34,6 +34,7 @@ from cashdrawer.api.base import (
     errors,
     save_cleaned,
 )
+from cashdrawer.audit import client_address, plain
 from cashdrawer.authentication import (
     issue_device_token,
     issue_user_token,
@@ -48,13 +49,24 @@ from cashdrawer.permissions import (
     check_manager,
     is_device,
 )
-from cashdrawer.services import write_audit
+from cashdrawer.services import record_login, record_logout, write_audit
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
 
 
-def _changes(instance: Any, data: dict) -> dict:
-    return {name: str(getattr(instance, name, value)) for name, value in data.items()}
+def _values(instance: Any, data: dict) -> dict:
+    """The fields a request sets, as they are before the change."""
+    return {name: plain(getattr(instance, name, None)) for name in data}
+
+
+def _changes(before: dict, instance: Any) -> dict:
+    """The audit entry's {"field": {"old", "new"}} of the fields that changed."""
+    after = {name: plain(getattr(instance, name, None)) for name in before}
+    return {
+        name: {"old": before[name], "new": after[name]}
+        for name in before
+        if before[name] != after[name]
+    }
 
 
 # --- locations -------------------------------------------------------------------------
@@ -166,7 +178,10 @@ class LocationViewSet(
     def perform_create(self, serializer) -> None:
         location = serializer.save()
         write_audit(
-            user=self.request.user, action="location.create", obj=location, data=serializer.data
+            user=self.request.user,
+            action="location.create",
+            obj=location,
+            data={"via": "api", "values": dict(serializer.data)},
         )
 
     def partial_update(self, request, *args, **kwargs):
@@ -174,12 +189,13 @@ class LocationViewSet(
         return super().partial_update(request, *args, **kwargs)
 
     def perform_update(self, serializer) -> None:
+        before = _values(serializer.instance, serializer.validated_data)
         location = serializer.save()
         write_audit(
             user=self.request.user,
             action="location.update",
             obj=location,
-            data=_changes(location, serializer.validated_data),
+            data={"via": "api", "changes": _changes(before, location)},
         )
 
 
@@ -295,7 +311,10 @@ class RegisterViewSet(
     def perform_create(self, serializer) -> None:
         register = serializer.save()
         write_audit(
-            user=self.request.user, action="register.create", obj=register, data=serializer.data
+            user=self.request.user,
+            action="register.create",
+            obj=register,
+            data={"via": "api", "values": dict(serializer.data)},
         )
 
     def partial_update(self, request, *args, **kwargs):
@@ -303,12 +322,13 @@ class RegisterViewSet(
         return super().partial_update(request, *args, **kwargs)
 
     def perform_update(self, serializer) -> None:
+        before = _values(serializer.instance, serializer.validated_data)
         register = serializer.save()
         write_audit(
             user=self.request.user,
             action="register.update",
             obj=register,
-            data=_changes(register, serializer.validated_data),
+            data={"via": "api", "changes": _changes(before, register)},
         )
 
 
@@ -400,10 +420,18 @@ class AuthTokenView(GenericAPIView):
         # Not the password: the fingerprint must not be a hash of it.
         return {"username": request.data.get("username"), "name": request.data.get("name")}
 
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            # The login is checked (and audited) before `post` opens its transaction, so
+            # the audit entry of a failed login is not rolled back with the refusal.
+            self._user(request)
+
     def _user(self, request):
         if not hasattr(request, "_token_user"):
             serializer = self.get_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
+            # A wrong password is audited by the user_login_failed signal (cashdrawer/audit.py).
             user = authenticate(
                 request,
                 username=serializer.validated_data["username"],
@@ -413,6 +441,7 @@ class AuthTokenView(GenericAPIView):
                 raise ValidationError(
                     {"non_field_errors": [_("Unable to log in with this username and password.")]}
                 )
+            record_login(user=user, via="api", address=client_address(request))
             request._token_user = (user, serializer.validated_data.get("name", ""))
         return request._token_user[0]
 
@@ -449,6 +478,7 @@ class AuthTokenView(GenericAPIView):
         if not isinstance(request.auth, ApiToken) or request.auth.is_device_token:
             raise PermissionDenied(_("Only a user token revokes itself here."))
         revoke_token(token=request.auth, by=request.user)
+        record_logout(user=request.user, via="api", address=client_address(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_permissions(self):
