@@ -10,16 +10,32 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce, Length, Round
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from cashdrawer.models import Location, Register, amount_field, figure_field
 
 User = settings.AUTH_USER_MODEL
+ApiToken = "cashdrawer.ApiToken"
+
+
+def device_field() -> models.ForeignKey:
+    """Beside a "by" user: the device token a terminal acted with. An action is by a person
+    (the user set, this empty) or by a device (this set, the user empty); the manager who
+    issued the token is named in the audit entry, not here."""
+    return models.ForeignKey(
+        ApiToken, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+
+def append_only(name: str) -> pgtrigger.Protect:
+    """Rows that PostgreSQL itself refuses to change or delete once written."""
+    return pgtrigger.Protect(name=name, operation=pgtrigger.Update | pgtrigger.Delete)
 
 
 def _zero() -> models.Value:
@@ -53,11 +69,14 @@ class TrackingSession(models.Model):
         help_text=_("For a sub-register's session: the main register's session it belongs to."),
     )
     status = models.CharField(max_length=6, choices=Status, default=Status.OPEN)
+    # Fixed when the session opens (the register's setting is the default for the next).
+    blind_close = models.BooleanField(default=False)
 
     opened_at = models.DateTimeField()
     opened_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    opened_by_device = device_field()
     opened_automatically = models.BooleanField(default=False)
     opening_note = models.TextField(blank=True)
     opening_float = figure_field()
@@ -80,14 +99,22 @@ class TrackingSession(models.Model):
     closed_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    closed_by_device = device_field()
     closing_note = models.TextField(blank=True)
     expected_cash = figure_field(null=True, blank=True)
     counted_cash = figure_field(null=True, blank=True)
     end_discrepancy = figure_field(null=True, blank=True)
     retained_float = figure_field(null=True, blank=True)
     cash_removed = figure_field(null=True, blank=True)
+    # A sub session's cash, booked on its main session at close (0.00 for every other
+    # session): it stays in the store, so it is not cash removed.
+    transferred_to_main = figure_field(null=True, blank=True)
     # Equals the start discrepancy while open; start + end once closed.
     total_discrepancy = figure_field()
+    # The register's closes are numbered 1, 2, 3 … and each one's hash covers its records
+    # and the previous close's hash (sessions_app/journal.py).
+    closing_number = models.PositiveIntegerField(null=True, blank=True)
+    closing_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -104,6 +131,9 @@ class TrackingSession(models.Model):
                 condition=Q(status="open"),
                 name="one_open_session_per_register",
             ),
+            models.UniqueConstraint(
+                fields=["register", "closing_number"], name="closing_number_unique_per_register"
+            ),
             models.CheckConstraint(
                 condition=Q(status__in=["open", "closed"]), name="session_status_valid"
             ),
@@ -116,6 +146,9 @@ class TrackingSession(models.Model):
                     & Q(end_discrepancy__isnull=True)
                     & Q(retained_float__isnull=True)
                     & Q(cash_removed__isnull=True)
+                    & Q(transferred_to_main__isnull=True)
+                    & Q(closing_number__isnull=True)
+                    & Q(closing_hash="")
                 )
                 | (
                     Q(status="closed")
@@ -123,6 +156,9 @@ class TrackingSession(models.Model):
                     & Q(expected_cash__isnull=False)
                     & Q(retained_float__isnull=False)
                     & Q(cash_removed__isnull=False)
+                    & Q(transferred_to_main__isnull=False)
+                    & Q(closing_number__gte=1)
+                    & Q(Exact(Length("closing_hash"), 64))
                 ),
                 name="session_closing_figures_iff_closed",
             ),
@@ -186,9 +222,28 @@ class TrackingSession(models.Model):
                 condition=Q(cash_removed__isnull=True)
                 | adds_up(
                     "cash_removed",
-                    Coalesce(F("counted_cash"), F("expected_cash")) - F("retained_float"),
+                    Coalesce(F("counted_cash"), F("expected_cash"))
+                    - F("retained_float")
+                    - Coalesce(F("transferred_to_main"), _zero()),
                 ),
                 name="session_cash_removed_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(transferred_to_main__isnull=True)
+                    | Q(transferred_to_main=0)
+                    | (Q(main_session__isnull=False) & Q(cash_removed=0))
+                ),
+                name="session_only_sub_sessions_transfer",
+            ),
+        ]
+        triggers = [
+            # A closed session never changes and is never deleted; an open one changes
+            # only through the services (running totals, then its close).
+            pgtrigger.Protect(
+                name="closed_session_unchanged",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                condition=pgtrigger.Q(old__status="closed"),
             ),
         ]
 
@@ -254,6 +309,7 @@ class Transaction(models.Model):
     recorded_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    recorded_by_device = device_field()
 
     class Meta:
         ordering = ["occurred_at", "id"]
@@ -282,6 +338,7 @@ class Transaction(models.Model):
                 condition=~Q(payment_method=""), name="transaction_payment_method_given"
             ),
         ]
+        triggers = [append_only("transaction_append_only")]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.payment_method} {self.amount}"
@@ -306,6 +363,7 @@ class Adjustment(models.Model):
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    created_by_device = device_field()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -318,6 +376,7 @@ class Adjustment(models.Model):
             ),
             models.CheckConstraint(condition=~Q(reason=""), name="adjustment_reason_given"),
         ]
+        triggers = [append_only("adjustment_append_only")]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.amount}: {self.reason}"
@@ -351,6 +410,7 @@ class CountLine(models.Model):
                 condition=Q(stage__in=["opening", "closing"]), name="count_line_stage_valid"
             ),
         ]
+        triggers = [append_only("count_line_append_only")]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.value}"
@@ -374,6 +434,7 @@ class ClosingTransfer(models.Model):
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    created_by_device = device_field()
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -382,6 +443,7 @@ class ClosingTransfer(models.Model):
                 condition=~Q(sub_session=F("main_session")), name="transfer_between_two_sessions"
             ),
         ]
+        triggers = [append_only("closing_transfer_append_only")]
 
     def __str__(self) -> str:
         return f"{self.amount} from session {self.sub_session_id} to {self.main_session_id}"
@@ -393,17 +455,31 @@ class Correction(models.Model):
     session = models.ForeignKey(
         TrackingSession, on_delete=models.PROTECT, related_name="corrections"
     )
+    # Copied from the session: corrections are numbered and chained per register, on a
+    # sequence of their own (sessions_app/journal.py).
+    register = models.ForeignKey(Register, on_delete=models.PROTECT, related_name="corrections")
     amount = amount_field(help_text=_("Signed correction of the discrepancy, e.g. -2.00."))
     reason = models.CharField(max_length=500)
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    correction_number = models.PositiveIntegerField()
+    correction_hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="correction_reason_given"),
             models.CheckConstraint(condition=~Q(amount=0), name="correction_amount_not_zero"),
+            models.UniqueConstraint(
+                fields=["register", "correction_number"],
+                name="correction_number_unique_per_register",
+            ),
+            models.CheckConstraint(
+                condition=Q(correction_number__gte=1) & Q(Exact(Length("correction_hash"), 64)),
+                name="correction_sealed",
+            ),
         ]
+        triggers = [append_only("correction_append_only")]
 
     def __str__(self) -> str:
         return f"Correction {self.amount} of session {self.session_id}"

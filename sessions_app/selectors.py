@@ -60,13 +60,14 @@ def sessions_with_details() -> QuerySet[TrackingSession]:
 
 
 def is_blind(session: TrackingSession) -> bool:
-    """Whether blind close hides the expected cash of this session now: its own register
-    counts blind and it is open, or it is a sub session whose cash will be counted at a
-    main register that counts blind and whose session is still open."""
-    if session.is_open and session.register.blind_close:
+    """Whether blind close hides the expected cash of this session now: it opened blind and
+    is still open, or it is a sub session whose cash will be counted at a main session that
+    opened blind and is still open. The register's setting is only the default for the
+    next session: switching it does not change a session already open."""
+    if session.is_open and session.blind_close:
         return True
     main = session.main_session
-    return main is not None and main.is_open and main.register.blind_close
+    return main is not None and main.is_open and main.blind_close
 
 
 def audit_trail(session: TrackingSession) -> QuerySet[AuditEntry]:

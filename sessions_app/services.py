@@ -24,6 +24,7 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cashdrawer.actors import device_name, device_of, is_device, person_of, responsible_user
 from cashdrawer.bounds import (
     CASH,
     BoundError,
@@ -52,6 +53,7 @@ from sessions_app.exceptions import (
     SessionNotClosed,
     SubSessionsOpen,
 )
+from sessions_app.journal import seal_close, seal_correction
 from sessions_app.models import (
     Adjustment,
     ClosingTransfer,
@@ -70,6 +72,14 @@ PAYMENT_METHOD_MAX = 40
 EXTERNAL_ID_MAX = 100
 # The session's counters of cash sales and refunds are PostgreSQL integers.
 MAX_COUNT = 2**31 - 1
+
+
+def _audit(*, by: Any, action: str, obj: Any, data: dict[str, Any]) -> None:
+    """An audit entry naming the person responsible: the user, or for a device the manager
+    who issued its token, with the device beside them."""
+    if is_device(by):
+        data = {**data, "device": {"id": by.pk, "name": device_name(by)}}
+    write_audit(user=responsible_user(by), action=action, obj=obj, data=data)
 
 
 @dataclass(frozen=True)
@@ -277,8 +287,10 @@ def _create_session(
         register=register,
         location_id=register.location_id,
         main_session=main_session,
+        blind_close=register.blind_close,
         opened_at=opened_at,
-        opened_by=by if getattr(by, "pk", None) else None,
+        opened_by=person_of(by),
+        opened_by_device=device_of(by),
         opened_automatically=automatically,
         opening_note=note,
         opening_float=opening_float,
@@ -344,8 +356,8 @@ def open_session(
         )
         if count is not None:
             _store_count(session, CountLine.Stage.OPENING, count)
-        write_audit(
-            user=by,
+        _audit(
+            by=by,
             action="session.open",
             obj=session,
             data={"register": register.pk, "opening_float": str(amount)},
@@ -424,8 +436,8 @@ def record_transaction(
                     by=by,
                     automatically=True,
                 )
-                write_audit(
-                    user=by,
+                _audit(
+                    by=by,
                     action="session.open_automatically",
                     obj=session,
                     data={"register": register.pk},
@@ -441,12 +453,13 @@ def record_transaction(
             received_at=received_at,
             external_id=external_id or None,
             late=late,
-            recorded_by=by if getattr(by, "pk", None) else None,
+            recorded_by=person_of(by),
+            recorded_by_device=device_of(by),
         )
         if session is not None:
             _add_to_totals(session, kind=kind, is_cash=method == CASH, amount=value)
-        write_audit(
-            user=by,
+        _audit(
+            by=by,
             action=f"transaction.{kind}",
             obj=created,
             data={"amount": str(value), "payment_method": method, "late": late},
@@ -563,11 +576,12 @@ def adjust_float(
             amount=value,
             reason=reason,
             created_at=created_at,
-            created_by=by if getattr(by, "pk", None) else None,
+            created_by=person_of(by),
+            created_by_device=device_of(by),
         )
         TrackingSession.objects.filter(pk=locked.pk).update(**{column: _plus(column, value)})
-        write_audit(
-            user=by,
+        _audit(
+            by=by,
             action=f"adjustment.{direction}",
             obj=adjustment,
             data={"session": locked.pk, "amount": str(value), "reason": reason},
@@ -704,6 +718,7 @@ def close_session(
             locked.cash_removed = (
                 counted_cash if counted_cash is not None else expected
             ) - retained
+            locked.transferred_to_main = ZERO
             locked.total_discrepancy = locked.start_discrepancy + (end_discrepancy or ZERO)
             if not within_figure_limit(
                 locked.expected_cash,
@@ -718,17 +733,22 @@ def close_session(
 
         locked.status = TrackingSession.Status.CLOSED
         locked.closed_at = closed_at
-        locked.closed_by = by if getattr(by, "pk", None) else None
+        locked.closed_by = person_of(by)
+        locked.closed_by_device = device_of(by)
         locked.closing_note = note
+        # Last: the closing hash covers every figure and record of the close.
+        seal_close(locked)
         locked.save()
-        write_audit(
-            user=by,
+        _audit(
+            by=by,
             action="session.close",
             obj=locked,
             data={
                 "expected_cash": str(locked.expected_cash),
                 "counted_cash": None if locked.counted_cash is None else str(locked.counted_cash),
                 "retained_float": str(locked.retained_float),
+                "closing_number": locked.closing_number,
+                "closing_hash": locked.closing_hash,
             },
         )
     return locked
@@ -746,7 +766,8 @@ def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: 
         main_session=main_session,
         amount=amount,
         created_at=closed_at,
-        created_by=by if getattr(by, "pk", None) else None,
+        created_by=person_of(by),
+        created_by_device=device_of(by),
     )
     TrackingSession.objects.filter(pk=main_session.pk).update(
         sub_register_cash=_plus("sub_register_cash", amount)
@@ -755,7 +776,9 @@ def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: 
     session.counted_cash = None
     session.end_discrepancy = None
     session.retained_float = ZERO
-    session.cash_removed = amount
+    # Its cash stays in the store: it is counted and removed at the main register.
+    session.cash_removed = ZERO
+    session.transferred_to_main = amount
     session.total_discrepancy = session.start_discrepancy
 
 
@@ -771,24 +794,29 @@ def add_correction(
         raise InvalidInput("amount", _("A correction changes the discrepancy by more than 0."))
     reason = _text(reason, field="reason", max_length=500, required=True)
     created_at = _aware(at, field="created_at")
-    if not getattr(by, "pk", None):
+    if is_device(by) or not getattr(by, "pk", None):
         raise InvalidInput("created_by", _("A correction names the staff member who makes it."))
     with transaction.atomic():
+        # The register's lock serialises its corrections' numbers, like its closes'.
+        _lock_register(session.register_id)
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if locked.is_open:
             raise SessionNotClosed()
         created_at = created_at or timezone.now()
         if created_at < locked.closed_at:
             raise InvalidInput("created_at", _("A correction comes after the session closed."))
-        correction = Correction.objects.create(
+        correction = Correction(
             session=locked,
+            register_id=locked.register_id,
             amount=value,
             reason=reason,
             created_at=created_at,
             created_by=by,
         )
-        write_audit(
-            user=by,
+        seal_correction(correction)
+        correction.save(force_insert=True)
+        _audit(
+            by=by,
             action="session.correct",
             obj=correction,
             data={"session": locked.pk, "amount": str(value), "reason": reason},

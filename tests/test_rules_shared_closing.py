@@ -107,7 +107,10 @@ def test_closing_a_sub_register_transfers_its_whole_expected_cash_to_the_main_se
     assert closed.counted_cash is None
     assert closed.end_discrepancy is None
     assert closed.retained_float == D("0.00")
-    assert closed.cash_removed == D("112.00")
+    # The cash stays in the store: it goes to the main register, where it is counted and
+    # removed; the sub removes nothing itself.
+    assert closed.cash_removed == D("0.00")
+    assert closed.transferred_to_main == D("112.00")
     assert closed.total_discrepancy == closed.start_discrepancy
     assert closed.closed_by == cashier
     transfer = ClosingTransfer.objects.get(sub_session=closed)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from cashdrawer import demo
 from cashdrawer.models import AuditEntry, Location, Membership, Register
+from sessions_app import journal
 from sessions_app.models import (
     Adjustment,
     ClosingTransfer,
@@ -181,6 +182,11 @@ class TestTheSeededDemo:
                     session.is_open
                 )
 
+    def test_the_demo_history_is_numbered_and_chained(self):
+        verified = journal.verify()
+        assert verified.broken is None
+        assert verified.closes == TrackingSession.objects.filter(status="closed").count() > 0
+
     def test_every_closed_session_adds_up(self):
         for s in TrackingSession.objects.filter(status="closed").select_related("register"):
             assert s.expected_cash == (
@@ -196,7 +202,14 @@ class TestTheSeededDemo:
             if s.counted_cash is not None:
                 assert s.end_discrepancy == s.counted_cash - s.expected_cash
             counted_or_expected = s.counted_cash if s.counted_cash is not None else s.expected_cash
-            assert s.cash_removed == counted_or_expected - s.retained_float
+            assert (
+                s.cash_removed + s.transferred_to_main == counted_or_expected - s.retained_float
+            )
+            # Only a sub session's cash goes to a main register; it removes nothing itself.
+            if s.register.is_sub:
+                assert s.cash_removed == 0
+            else:
+                assert s.transferred_to_main == 0
             # The running totals are the sums of the session's own rows.
             cash = s.transactions.filter(payment_method="cash")
             assert s.cash_sales == total(cash.filter(kind="sale"))

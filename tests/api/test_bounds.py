@@ -276,11 +276,17 @@ def test_a_sale_from_weeks_offline_arrives_late_but_not_one_older_than_the_limit
     client_for, manager, register
 ):
     client = client_for(manager)
-    session = services.open_session(register=register, opening_float="150.00", by=manager)
-    services.close_session(session=session, counted="150.00", by=manager)
-    TrackingSession.objects.filter(pk=session.pk).update(
-        opened_at=timezone.now() - dt.timedelta(days=60),
-        closed_at=timezone.now() - dt.timedelta(days=59),
+    session = services.open_session(
+        register=register,
+        opening_float="150.00",
+        by=manager,
+        at=timezone.now() - dt.timedelta(days=60),
+    )
+    services.close_session(
+        session=session,
+        counted="150.00",
+        by=manager,
+        at=timezone.now() - dt.timedelta(days=59),
     )
     weeks_ago = timezone.now() - dt.timedelta(days=59, hours=12)
     response = client.post("/api/v1/transactions/", _sale(register, occurred_at=_iso(weeks_ago)))

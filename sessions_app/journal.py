@@ -1,0 +1,419 @@
+"""Closing numbers and the hash chain: a closed session's records can be shown unedited.
+
+Every close of a register gets the next closing number (1, 2, 3 …, assigned under the
+register's lock; a unique constraint refuses a repeat) and a closing hash: SHA-256 over a
+canonical serialisation of the closed session and its records, which includes the
+register's previous closing hash. Corrections are numbered and chained the same way per
+register, on a sequence of their own. `manage.py verify_journal` recomputes every chain.
+
+The canonical serialisation (docs/DOMAIN.md, "Closing numbers and the hash chain"):
+
+- a JSON object with the keys `format`, `previous_hash` and, for a close, `session`,
+  `transactions`, `adjustments`, `counts` and `transfers` (for a correction: `correction`);
+- a record is a JSON array of its fields in the order of the lists below; records are
+  ordered by id (count lines by stage, then face value from the highest);
+- amounts are strings with exactly two decimals ("-12.30"), times are UTC strings with
+  microseconds ("2026-11-02T09:31:39.123456Z"), ids and counts are integers, flags are
+  true/false, an empty value is null, texts are as stored;
+- serialised with sorted keys, no whitespace (separators "," and ":"), UTF-8, non-ASCII
+  characters as themselves; the hash is the lowercase hex SHA-256 of those bytes;
+- `previous_hash` of a register's first close (or first correction) is "".
+
+The functions here work on plain rows (values_list), so the migration that numbered the
+closes made before this existed uses them unchanged with its historical models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+CLOSE_FORMAT = "cashdrawer-close/1"
+CORRECTION_FORMAT = "cashdrawer-correction/1"
+
+SESSION_FIELDS = (
+    "id",
+    "register_id",
+    "location_id",
+    "main_session_id",
+    "blind_close",
+    "opened_at",
+    "opened_by_id",
+    "opened_by_device_id",
+    "opened_automatically",
+    "opening_note",
+    "opening_float",
+    "previous_closing_float",
+    "start_discrepancy",
+    "cash_sales",
+    "cash_sales_count",
+    "cash_refunds",
+    "cash_refunds_count",
+    "total_sales",
+    "total_refunds",
+    "adjustments_in",
+    "adjustments_out",
+    "sub_register_cash",
+    "closed_at",
+    "closed_by_id",
+    "closed_by_device_id",
+    "closing_note",
+    "expected_cash",
+    "counted_cash",
+    "end_discrepancy",
+    "retained_float",
+    "cash_removed",
+    "transferred_to_main",
+    "total_discrepancy",
+    "closing_number",
+)
+TRANSACTION_FIELDS = (
+    "id",
+    "kind",
+    "payment_method",
+    "amount",
+    "occurred_at",
+    "received_at",
+    "external_id",
+    "late",
+    "recorded_by_id",
+    "recorded_by_device_id",
+)
+ADJUSTMENT_FIELDS = (
+    "id",
+    "direction",
+    "amount",
+    "reason",
+    "created_at",
+    "created_by_id",
+    "created_by_device_id",
+)
+COUNT_FIELDS = ("stage", "value", "quantity")
+TRANSFER_FIELDS = (
+    "id",
+    "sub_session_id",
+    "main_session_id",
+    "amount",
+    "created_at",
+    "created_by_id",
+    "created_by_device_id",
+)
+# Without its id, which the database assigns only when the sealed row is inserted; the
+# register and number identify a correction within the chain.
+CORRECTION_FIELDS = (
+    "session_id",
+    "register_id",
+    "correction_number",
+    "amount",
+    "reason",
+    "created_at",
+    "created_by_id",
+)
+
+CENT = Decimal("0.01")
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, Decimal):
+        return f"{value.quantize(CENT):f}"
+    if isinstance(value, float):  # SQLite may hand back a REAL; never on PostgreSQL
+        return f"{Decimal(str(value)).quantize(CENT):f}"
+    if isinstance(value, dt.datetime):
+        utc = value.astimezone(dt.UTC)
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    raise TypeError(f"no canonical form for {type(value).__name__}")
+
+
+def _record(row: Sequence[Any]) -> list[Any]:
+    return [_value(value) for value in row]
+
+
+def digest(document: dict[str, Any]) -> str:
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def close_hash(
+    *,
+    session: Sequence[Any],
+    transactions: Iterable[Sequence[Any]],
+    adjustments: Iterable[Sequence[Any]],
+    counts: Iterable[Sequence[Any]],
+    transfers: Iterable[Sequence[Any]],
+    previous_hash: str,
+) -> str:
+    """The closing hash of one session from its rows, each in the field order above."""
+    return digest(
+        {
+            "format": CLOSE_FORMAT,
+            "previous_hash": previous_hash,
+            "session": _record(session),
+            "transactions": [_record(row) for row in sorted(transactions, key=_first)],
+            "adjustments": [_record(row) for row in sorted(adjustments, key=_first)],
+            "counts": [_record(row) for row in sorted(counts, key=_count_order)],
+            "transfers": [_record(row) for row in sorted(transfers, key=_first)],
+        }
+    )
+
+
+def correction_hash(*, correction: Sequence[Any], previous_hash: str) -> str:
+    return digest(
+        {
+            "format": CORRECTION_FORMAT,
+            "previous_hash": previous_hash,
+            "correction": _record(correction),
+        }
+    )
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
+
+
+def _count_order(row: Sequence[Any]) -> tuple[str, Decimal]:
+    return (row[0], -Decimal(row[1]))
+
+
+# --- sealing a close and a correction (called by the services, under the register lock) ---
+
+
+def _models():
+    from sessions_app.models import (
+        Adjustment,
+        ClosingTransfer,
+        Correction,
+        CountLine,
+        TrackingSession,
+        Transaction,
+    )
+
+    return TrackingSession, Transaction, Adjustment, CountLine, ClosingTransfer, Correction
+
+
+def seal_close(session: Any) -> None:
+    """Give a session being closed its closing number and hash (not saved here).
+
+    The caller holds the register's lock and has set every closing figure; the session's
+    rows (transactions, adjustments, count lines, transfers) are already written.
+    """
+    TrackingSession, Transaction, Adjustment, CountLine, ClosingTransfer, _c = _models()
+    last = (
+        TrackingSession.objects.filter(
+            register_id=session.register_id, closing_number__isnull=False
+        )
+        .order_by("-closing_number")
+        .values_list("closing_number", "closing_hash")
+        .first()
+    )
+    number, previous_hash = last if last else (0, "")
+    session.closing_number = number + 1
+    children = _children([session.pk], Transaction, Adjustment, CountLine, ClosingTransfer)[
+        session.pk
+    ]
+    session.closing_hash = close_hash(
+        session=[getattr(session, field) for field in SESSION_FIELDS],
+        previous_hash=previous_hash,
+        **children,
+    )
+
+
+def seal_correction(correction: Any) -> None:
+    """Give a correction being created its number and hash (not saved here)."""
+    *_rest, Correction = _models()
+    last = (
+        Correction.objects.filter(register_id=correction.register_id)
+        .order_by("-correction_number")
+        .values_list("correction_number", "correction_hash")
+        .first()
+    )
+    number, previous_hash = last if last else (0, "")
+    correction.correction_number = number + 1
+    correction.correction_hash = correction_hash(
+        correction=[getattr(correction, field) for field in CORRECTION_FIELDS],
+        previous_hash=previous_hash,
+    )
+
+
+def _children(
+    session_ids: Sequence[int], Transaction, Adjustment, CountLine, ClosingTransfer
+) -> dict[int, dict[str, list[tuple]]]:
+    """Every row a closing hash covers, for many sessions in five queries."""
+    result: dict[int, dict[str, list[tuple]]] = {
+        pk: {"transactions": [], "adjustments": [], "counts": [], "transfers": []}
+        for pk in session_ids
+    }
+    for row in Transaction.objects.filter(session_id__in=session_ids).values_list(
+        "session_id", *TRANSACTION_FIELDS
+    ):
+        result[row[0]]["transactions"].append(row[1:])
+    for row in Adjustment.objects.filter(session_id__in=session_ids).values_list(
+        "session_id", *ADJUSTMENT_FIELDS
+    ):
+        result[row[0]]["adjustments"].append(row[1:])
+    for row in CountLine.objects.filter(session_id__in=session_ids).values_list(
+        "session_id", *COUNT_FIELDS
+    ):
+        result[row[0]]["counts"].append(row[1:])
+    wanted = set(session_ids)
+    transfers = ClosingTransfer.objects.filter(sub_session_id__in=session_ids).values_list(
+        *TRANSFER_FIELDS
+    )
+    transfers_in = ClosingTransfer.objects.filter(main_session_id__in=session_ids).values_list(
+        *TRANSFER_FIELDS
+    )
+    seen: set[int] = set()
+    for row in [*transfers, *transfers_in]:
+        if row[0] in seen:
+            continue
+        seen.add(row[0])
+        for session_id in (row[1], row[2]):
+            if session_id in wanted:
+                result[session_id]["transfers"].append(row)
+    return result
+
+
+# --- verifying ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The first record of a chain whose stored number or hash does not match."""
+
+    kind: str  # "close" or "correction"
+    record_id: int
+    register_id: int
+    number: int | None
+    reason: str
+
+
+@dataclass
+class Verified:
+    closes: int = 0
+    corrections: int = 0
+    broken: Broken | None = None
+
+
+CHUNK = 2000
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def verify(register_ids: Iterable[int] | None = None, *, models: tuple | None = None) -> Verified:
+    """Recompute every chain (of the given registers); stop at the first mismatch."""
+    TrackingSession, Transaction, Adjustment, CountLine, ClosingTransfer, Correction = (
+        models or _models()
+    )
+    result = Verified()
+    sessions = TrackingSession.objects.filter(status="closed")
+    corrections = Correction.objects.all()
+    if register_ids is not None:
+        register_ids = list(register_ids)
+        sessions = sessions.filter(register_id__in=register_ids)
+        corrections = corrections.filter(register_id__in=register_ids)
+
+    # Closes: per register in closing-number order, children fetched a chunk at a time.
+    rows = list(
+        sessions.order_by("register_id", "closing_number", "id").values_list(
+            *SESSION_FIELDS, "closing_hash"
+        )
+    )
+    previous: dict[int, tuple[int, str]] = {}
+    register_at = SESSION_FIELDS.index("register_id")
+    number_at = SESSION_FIELDS.index("closing_number")
+    for chunk in _chunks(rows, CHUNK):
+        children = _children(
+            [row[0] for row in chunk], Transaction, Adjustment, CountLine, ClosingTransfer
+        )
+        for row in chunk:
+            register_id, number, stored = row[register_at], row[number_at], row[-1]
+            last_number, last_hash = previous.get(register_id, (0, ""))
+            broken = None
+            if number != last_number + 1:
+                broken = f"closing number {number} follows {last_number}"
+            elif (
+                close_hash(session=row[:-1], previous_hash=last_hash, **children[row[0]]) != stored
+            ):
+                broken = "closing hash does not match its records"
+            if broken:
+                result.broken = Broken("close", row[0], register_id, number, broken)
+                return result
+            previous[register_id] = (number, stored)
+            result.closes += 1
+
+    previous = {}
+    for row in corrections.order_by("register_id", "correction_number", "id").values_list(
+        "id", *CORRECTION_FIELDS, "correction_hash"
+    ):
+        register_id, number, stored = row[2], row[3], row[-1]
+        last_number, last_hash = previous.get(register_id, (0, ""))
+        broken = None
+        if number != last_number + 1:
+            broken = f"correction number {number} follows {last_number}"
+        elif correction_hash(correction=row[1:-1], previous_hash=last_hash) != stored:
+            broken = "correction hash does not match its record"
+        if broken:
+            result.broken = Broken("correction", row[0], register_id, number, broken)
+            return result
+        previous[register_id] = (number, stored)
+        result.corrections += 1
+    return result
+
+
+# --- numbering what was closed before the chain existed (migration 0006) --------------------
+
+
+def seal_existing(models: tuple) -> None:
+    """Number and hash every closed session and correction in order, per register."""
+    TrackingSession, Transaction, Adjustment, CountLine, ClosingTransfer, Correction = models
+    sessions = list(
+        TrackingSession.objects.filter(status="closed")
+        .order_by("register_id", "closed_at", "id")
+        .values_list("id", "register_id")
+    )
+    previous: dict[int, tuple[int, str]] = defaultdict(lambda: (0, ""))
+    for chunk in _chunks(sessions, CHUNK):
+        ids = [pk for pk, _register in chunk]
+        children = _children(ids, Transaction, Adjustment, CountLine, ClosingTransfer)
+        by_id = {obj.pk: obj for obj in TrackingSession.objects.filter(pk__in=ids)}
+        for pk, register_id in chunk:
+            session = by_id[pk]
+            number, last_hash = previous[register_id]
+            session.closing_number = number + 1
+            session.closing_hash = close_hash(
+                session=[getattr(session, field) for field in SESSION_FIELDS],
+                previous_hash=last_hash,
+                **children[pk],
+            )
+            previous[register_id] = (session.closing_number, session.closing_hash)
+        TrackingSession.objects.bulk_update(
+            by_id.values(), ["closing_number", "closing_hash"], batch_size=500
+        )
+
+    previous = defaultdict(lambda: (0, ""))
+    changed = []
+    for correction in Correction.objects.order_by("register_id", "created_at", "id"):
+        number, last_hash = previous[correction.register_id]
+        correction.correction_number = number + 1
+        correction.correction_hash = correction_hash(
+            correction=[getattr(correction, field) for field in CORRECTION_FIELDS],
+            previous_hash=last_hash,
+        )
+        previous[correction.register_id] = (
+            correction.correction_number,
+            correction.correction_hash,
+        )
+        changed.append(correction)
+    Correction.objects.bulk_update(
+        changed, ["correction_number", "correction_hash"], batch_size=500
+    )
