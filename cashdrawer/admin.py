@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ERROR_FLAG
@@ -49,7 +50,7 @@ from cashdrawer.models import (
     Register,
 )
 from cashdrawer.money import format_amount
-from cashdrawer.services import write_audit
+from cashdrawer.services import record_login_failed, write_audit
 
 User = get_user_model()
 
@@ -448,6 +449,27 @@ if admin.site.is_registered(Group):
 @admin.register(Group)
 class CashdrawerGroupAdmin(AuditedAdminMixin, GroupAdmin):
     """No group is used, but a group grants admin permissions: its changes are audited."""
+
+
+class AuditedAdminLoginForm(AdminAuthenticationForm):
+    """The admin's login form. A right password of an account that may not use the admin
+    (not staff) passes `authenticate()`, so Django's signal does not call it a failed
+    login; it is one, and is recorded here."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        try:
+            super().confirm_login_allowed(user)
+        except ValidationError:
+            record_login_failed(
+                username=user.get_username(),
+                via="admin",
+                address=client_address(self.request),
+                reason="not staff" if user.is_active else "inactive",
+            )
+            raise
+
+
+admin.site.login_form = AuditedAdminLoginForm
 
 
 # --- audit log --------------------------------------------------------------------------

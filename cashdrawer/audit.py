@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import models
 from django.dispatch import receiver
@@ -86,8 +87,6 @@ def _logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 @receiver(user_login_failed, dispatch_uid="cashdrawer.audit.login_failed")
 def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs: Any) -> None:
     # Django has already masked the password in `credentials`; only the username is kept.
-    from django.contrib.auth import get_user_model
-
     username = credentials.get(get_user_model().USERNAME_FIELD)
     record_login_failed(
         username=username if isinstance(username, str) else "",

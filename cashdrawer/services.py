@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import models
 
 from cashdrawer.models import AuditEntry, Location
@@ -72,13 +73,14 @@ def record_logout(*, user: Any, via: str, address: str | None) -> AuditEntry:
     return write_audit(user=user, action="logout", obj=user, data={"via": via}, address=address)
 
 
-def record_login_failed(*, username: str, via: str, address: str | None) -> AuditEntry:
+def record_login_failed(
+    *, username: str, via: str, address: str | None, reason: str = ""
+) -> AuditEntry:
     """A failed login, with the username tried. Nobody proved who they are, so the entry
     names no user; its object is the account of that username when there is one, so the
     attempts on one account can be found together. The caller keeps it out of any
-    transaction that the refusal rolls back."""
-    from django.contrib.auth import get_user_model
-
+    transaction that the refusal rolls back. `reason` is given when the password was
+    right but the door was closed to the user (the admin, to a non-staff account)."""
     User = get_user_model()
     # PostgreSQL's JSON refuses NUL characters; a username never has one.
     tried = username.replace("\x00", "")[:USERNAME_KEPT]
@@ -89,5 +91,5 @@ def record_login_failed(*, username: str, via: str, address: str | None) -> Audi
         object_type=User._meta.label_lower,
         object_id=str(account.pk) if account is not None else "",
         address=address,
-        data={"via": via, "username": tried},
+        data={"via": via, "username": tried, **({"reason": reason} if reason else {})},
     )

@@ -95,6 +95,16 @@ def test_an_admin_login_a_failed_login_and_a_logout_are_audited(admin_user):
     ]
 
 
+def test_a_right_password_of_a_non_staff_account_is_a_failed_admin_login(cashier):
+    response = Client().post(
+        reverse("admin:login"), {"username": "carl", "password": "s3cret-pass"}
+    )
+    assert response.status_code == 200  # the form again, with its error
+    [failed] = entries()
+    assert (failed.action, failed.user, failed.object_id) == ("login_failed", None, str(cashier.pk))
+    assert failed.data == {"via": "admin", "username": "carl", "reason": "not staff"}
+
+
 @pytest.mark.parametrize("key", [None, "k-1"], ids=["without-key", "with-key"])
 def test_the_token_endpoint_audits_a_failed_login_although_it_answers_400(manager, key):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
