@@ -36,6 +36,7 @@ from sessions_app.exceptions import DomainError, InvalidInput
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import (
     audit_trail,
+    counted_blind,
     is_blind,
     refunds_by_method,
     sales_by_method,
@@ -230,7 +231,8 @@ def _render_session(
     location = session.location
     role = role_at(request.user, location)
     operate = session.is_open and role in OPERATOR_ROLES
-    # Blind close: whoever counts must not see the target before submitting the count.
+    # Blind close: whoever counts must not see the target before submitting the count,
+    # nor any figure of the session's cash it is summed from (rule 7).
     hide_expected = role == Membership.Role.CASHIER and is_blind(session)
     counts = list(session.counts.all())
     sales = sales_by_method(session)
@@ -264,6 +266,7 @@ def _render_session(
         "can_read_reports": role in REPORT_ROLES,
         "can_correct": role == Membership.Role.MANAGER and not session.is_open,
         "hide_expected": hide_expected,
+        "counted_blind": counted_blind(session),
         "adjustments": list(session.adjustments.select_related("created_by")),
         "transactions": transactions,
         "has_late": any(row.late for row in transactions),

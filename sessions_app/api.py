@@ -57,31 +57,35 @@ from sessions_app.models import (
 from sessions_app.selectors import is_blind, sales_by_method, totals_by_method
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
+BLIND_NULL = "Null for cashiers and devices while the session is blind (blind close)."
 
-# With blind close, whoever counts must not learn the expected cash before submitting the
-# count: not the figure itself, nor the figures it is summed from that the counter does
-# not already know. Hidden: everything derived from the transactions (cash sales and
-# refunds, the totals and sales by method, which contain the cash ones) and the cash
-# transferred from sub-registers. Shown: what the staff entered themselves (the opening
-# float and its count, the adjustments) and the start discrepancy.
-BLIND_FIELDS = (
-    "cash_sales",
-    "cash_refunds",
-    "net_cash",
-    "sub_register_cash",
-    "own_expected_cash",
-    "expected_cash",
-    "total_sales",
-    "total_refunds",
-    "sales_by_method",
-)
+# A sealed blind close (DOMAIN.md rule 7): while a session is blind
+# (sessions_app.selectors.is_blind), whoever counts it, a cashier or a device token, reads
+# no figure of its cash: not the expected cash, nor any part or sum of it. Each money
+# figure of the session is null (the opening float and start discrepancy too: with the
+# previous closing float they are parts of the sum), its sales by method and its counts
+# are null, its adjustments list their amounts as null, and the transaction list gives
+# the amounts of its cash transactions as null (other payment methods stay shown: a
+# terminal still needs its list). BLIND_FIELDS, after SessionSerializer, names them.
+
+
+def hides_cash(context: dict[str, Any], session: TrackingSession | None) -> bool:
+    """Whether an answer hides the cash figures of `session` from its reader."""
+    if session is None or not is_blind(session):
+        return False
+    request = context.get("request")
+    return request is None or not sees_blind_figures(request, session.location_id)
 
 
 # --- serializers: out ------------------------------------------------------------------
 
 
 class AdjustmentSerializer(MoneyModelSerializer):
-    amount = MoneyField(read_only=True)
+    amount = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="Null for cashiers and devices under blind close.",
+    )
     created_by = StaffSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -92,6 +96,13 @@ class AdjustmentSerializer(MoneyModelSerializer):
     def currency_of(self, adjustment: Adjustment) -> str | None:
         return None if self.parent is not None else adjustment.session.location.currency
 
+    def to_representation(self, adjustment: Adjustment) -> dict[str, Any]:
+        data = super().to_representation(adjustment)
+        # Within a session, SessionSerializer hides them all at once.
+        if self.parent is None and hides_cash(self.context, adjustment.session):
+            data["amount"] = None
+        return data
+
 
 class CountsSerializer(serializers.Serializer):
     opening = CountLineSerializer(many=True)
@@ -99,7 +110,8 @@ class CountsSerializer(serializers.Serializer):
 
 
 class SessionSerializer(MoneySerializer):
-    """What a session shows (DOMAIN.md rule 7). Figures hidden by blind close are null."""
+    """What a session shows (DOMAIN.md rule 7). Figures hidden by blind close are null:
+    every money field therefore allows null (tests/test_blind_sealed.py checks it)."""
 
     id = serializers.IntegerField(read_only=True)
     register = serializers.IntegerField(source="register_id", read_only=True)
@@ -108,17 +120,20 @@ class SessionSerializer(MoneySerializer):
     opened_at = serializers.DateTimeField(read_only=True)
     opened_by = StaffSerializer(read_only=True, allow_null=True)
     opened_automatically = serializers.BooleanField(read_only=True)
-    opening_float = MoneyField(read_only=True)
+    opening_float = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
     opening_note = serializers.CharField(read_only=True)
     previous_closing_float = MoneyField(
-        read_only=True, allow_null=True, help_text="Null for the register's first session."
+        read_only=True,
+        allow_null=True,
+        help_text="Null for the register's first session, and while the session is blind for "
+        "cashiers and devices.",
     )
-    start_discrepancy = MoneyField(read_only=True)
+    start_discrepancy = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
     cash_sales = MoneyField(read_only=True, allow_null=True)
     cash_refunds = MoneyField(read_only=True, allow_null=True)
     net_cash = MoneyField(read_only=True, allow_null=True)
-    adjustments_in = MoneyField(read_only=True)
-    adjustments_out = MoneyField(read_only=True)
+    adjustments_in = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
+    adjustments_out = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
     sub_register_cash = MoneyField(
         read_only=True,
         allow_null=True,
@@ -145,7 +160,7 @@ class SessionSerializer(MoneySerializer):
     end_discrepancy = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
     retained_float = MoneyField(read_only=True, allow_null=True)
     cash_removed = MoneyField(read_only=True, allow_null=True)
-    total_discrepancy = MoneyField(read_only=True)
+    total_discrepancy = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
     main_session = serializers.IntegerField(
         source="main_session_id", read_only=True, allow_null=True, help_text="Sub sessions only."
     )
@@ -163,7 +178,7 @@ class SessionSerializer(MoneySerializer):
             method: format_amount(amount, self._currency) for method, amount in by_method.items()
         }
 
-    @extend_schema_field(CountsSerializer)
+    @extend_schema_field(CountsSerializer(allow_null=True))
     def get_counts(self, session: TrackingSession) -> dict[str, list]:
         lines = {stage: [] for stage in CountLine.Stage.values}
         for line in session.counts.all():
@@ -174,13 +189,23 @@ class SessionSerializer(MoneySerializer):
 
     def to_representation(self, session: TrackingSession) -> dict[str, Any]:
         data = super().to_representation(session)
-        if is_blind(session) and not self._sees(session):
-            data.update(dict.fromkeys(BLIND_FIELDS))
+        if hides_cash(self.context, session):
+            data.update(dict.fromkeys(blind_fields(self)))
+            data["adjustments"] = [{**row, "amount": None} for row in data["adjustments"]]
         return data
 
-    def _sees(self, session: TrackingSession) -> bool:
-        request = self.context.get("request")
-        return request is not None and sees_blind_figures(request, session.location_id)
+
+def blind_fields(serializer: SessionSerializer) -> list[str]:
+    """The session's fields that are null under blind close: every money figure, its
+    sales by method and its counts."""
+    return [
+        name
+        for name, field in serializer.fields.items()
+        if isinstance(field, MoneyField) or name in ("sales_by_method", "counts")
+    ]
+
+
+BLIND_FIELDS = tuple(blind_fields(SessionSerializer()))
 
 
 class TransactionSerializer(MoneySerializer):
@@ -191,7 +216,11 @@ class TransactionSerializer(MoneySerializer):
     register = serializers.IntegerField(source="register_id", read_only=True)
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices, read_only=True)
     payment_method = serializers.CharField(read_only=True)
-    amount = MoneyField(read_only=True)
+    amount = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="Null for a cash transaction of a blind session, read by a cashier or a device.",
+    )
     occurred_at = serializers.DateTimeField(read_only=True)
     received_at = serializers.DateTimeField(read_only=True)
     external_id = serializers.CharField(read_only=True, allow_null=True)
@@ -199,6 +228,16 @@ class TransactionSerializer(MoneySerializer):
 
     def currency_of(self, transaction: Transaction) -> str:
         return transaction.register.location.currency
+
+    def to_representation(self, transaction: Transaction) -> dict[str, Any]:
+        data = super().to_representation(transaction)
+        if (
+            transaction.is_cash
+            and transaction.session_id is not None
+            and hides_cash(self.context, transaction.session)
+        ):
+            data["amount"] = None
+        return data
 
 
 # --- serializers: in (shape only; the services check the rest) -------------------------
@@ -371,7 +410,9 @@ class SessionListView(generics.ListAPIView):
     @extend_schema(
         summary="Sessions",
         description="Device tokens see their own register's sessions only. `opened_from` and "
-        "`opened_to` are local dates of each session's location, both inclusive.",
+        "`opened_to` are local dates of each session's location, both inclusive. While a "
+        "session is blind (blind close), a cashier or a device token reads every money figure "
+        "of it as null.",
         responses={200: SessionSerializer, **errors(*QUERY_ERRORS)},
     )
     def get(self, request, *args, **kwargs):
@@ -502,7 +543,9 @@ class SessionCloseView(SessionActionView):
 
 
 def _transaction_queryset(request: Any):
-    visible = selectors.transactions_for(request.user).select_related("register__location")
+    visible = selectors.transactions_for(request.user).select_related(
+        "register__location", "session__main_session"
+    )
     register_id = device_register_id(request)
     if register_id is not None:
         visible = visible.filter(register_id=register_id)
@@ -519,7 +562,9 @@ class TransactionListView(generics.ListAPIView):
 
     @extend_schema(
         summary="Transactions",
-        description="Device tokens see their own register's transactions only.",
+        description="Device tokens see their own register's transactions only. While a "
+        "session is blind (blind close), a cashier or a device token reads the `amount` of its "
+        "cash transactions as null.",
         responses={200: TransactionSerializer, **errors(*QUERY_ERRORS)},
     )
     def get(self, request, *args, **kwargs):
@@ -567,7 +612,9 @@ class TransactionDetailView(generics.RetrieveAPIView):
     device_allowed = True
 
     def get_queryset(self):
-        return selectors.transactions_for(self.request.user).select_related("register__location")
+        return selectors.transactions_for(self.request.user).select_related(
+            "register__location", "session__main_session"
+        )
 
     def get_object(self) -> Transaction:
         transaction = super().get_object()

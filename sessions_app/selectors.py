@@ -70,6 +70,14 @@ def is_blind(session: TrackingSession) -> bool:
     return main is not None and main.is_open and main.blind_close
 
 
+def counted_blind(session: TrackingSession) -> bool:
+    """Whether the session is counted blind, open or closed: it opened blind, or it is a
+    sub session whose main session opened blind (its badge on every page). Whether that
+    hides anything now is `is_blind`."""
+    main = session.main_session
+    return session.blind_close or (main is not None and main.blind_close)
+
+
 def audit_trail(session: TrackingSession) -> QuerySet[AuditEntry]:
     """The audit entries of a session and of every record in it (transactions,
     adjustments, count lines, corrections, closing transfers), oldest first.

@@ -45,7 +45,7 @@ from sessions_app.forms import (
     count_rows,
 )
 from sessions_app.models import TrackingSession
-from sessions_app.selectors import is_blind, open_session_of
+from sessions_app.selectors import counted_blind, is_blind, open_session_of
 
 # --- access ----------------------------------------------------------------------------
 
@@ -114,7 +114,8 @@ class RegisterCard:
     session: TrackingSession | None
     last_closed_at: dt.datetime | None
     left_in_drawer: Decimal | None  # the last close's retained float: the next opening float
-    blind: bool
+    blind: bool  # its cash figures are hidden from this user now
+    counted_blind: bool = False  # its open session counts blind (the badge)
     session_url: str | None = None
     main_open: bool = False  # for a sub-register: may it open now (rule 8)?
     subs: list[RegisterCard] = field(default_factory=list)
@@ -153,6 +154,7 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
             last_closed_at=register.last_closed_at,
             left_in_drawer=register.last_retained_float,
             blind=session is not None and _is_blind(session, role),
+            counted_blind=session is not None and counted_blind(session),
             session_url=_session_url(session.pk) if session else None,
             main_open=register.main_register_id in open_sessions,
         )

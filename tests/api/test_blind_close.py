@@ -38,17 +38,24 @@ def test_cashiers_and_devices_read_no_expected_cash_on_an_open_blind_session(
         session = api.get(f"/api/v1/sessions/{sid}/").json()
         for name in BLIND_FIELDS:
             assert session[name] is None, name
-        # What the counter entered themselves stays visible.
-        assert session["opening_float"] == "50.00"
-        assert session["adjustments_out"] == "5.00"
-        assert [a["amount"] for a in session["adjustments"]] == ["5.00"]
+        # Sealed: not even what the counter entered (the float, the adjustments): with the
+        # rest of the sum hidden they are still parts of it.
+        assert session["opening_float"] is None and session["adjustments_out"] is None
+        assert [a["amount"] for a in session["adjustments"]] == [None]
         listed = api.get("/api/v1/sessions/").json()["results"]
         assert listed[0]["expected_cash"] is None and listed[0]["sales_by_method"] is None
+        rows = api.get(f"/api/v1/transactions/?session={sid}").json()["results"]
+        assert [(row["payment_method"], row["amount"]) for row in rows] == [
+            ("cash", None),
+            ("card", "20.00"),
+        ]
 
     for api in (client_for(manager), client_for(accountant)):
         session = api.get(f"/api/v1/sessions/{sid}/").json()
-        assert session["expected_cash"] == "75.00"
+        assert session["expected_cash"] == "75.00" and session["opening_float"] == "50.00"
         assert session["sales_by_method"] == {"card": "20.00", "cash": "30.00"}
+        rows = api.get(f"/api/v1/transactions/?session={sid}").json()["results"]
+        assert [row["amount"] for row in rows] == ["30.00", "20.00"]
 
 
 def test_after_the_count_is_submitted_the_cashier_sees_the_result(
