@@ -117,3 +117,39 @@ def test_the_services_need_no_update_or_delete_of_a_record(history, register, ma
         by=manager,
     )
     assert TrackingSession.objects.filter(pk=history.pk).values().get() == before
+
+
+def test_a_role_that_does_not_own_the_tables_cannot_lift_a_trigger(history):
+    """pgtrigger lets a connection lift a trigger by setting `pgtrigger.ignore`; we honour
+    that only for the tables' owner (sessions_app/triggers.py), so the application's own
+    role (docs/DEPLOYMENT.md) has no way around the protection. Roles are cluster-wide:
+    this one lives only inside the test's transaction."""
+    sale = Transaction.objects.order_by("id").first()
+    lift = "SELECT set_config('pgtrigger.ignore', %s, true)"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tgname FROM pg_trigger WHERE tgname LIKE %s", ["%transaction_app%"])
+        trigger = cursor.fetchone()[0]
+        cursor.execute("CREATE ROLE cashdrawer_app_test NOLOGIN")
+        cursor.execute("GRANT USAGE ON SCHEMA public TO cashdrawer_app_test")
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON sessions_app_transaction "
+            "TO cashdrawer_app_test"
+        )
+        with transaction.atomic():
+            cursor.execute("SET LOCAL ROLE cashdrawer_app_test")
+            cursor.execute(lift, ["{" + trigger + "}"])
+            with (
+                pytest.raises(DatabaseError, match="pgtrigger: Cannot update or delete"),
+                transaction.atomic(),
+            ):
+                cursor.execute(
+                    "UPDATE sessions_app_transaction SET amount = 0 WHERE id = %s", [sale.pk]
+                )
+            cursor.execute("RESET ROLE")
+        # The owner (here the test database's owner) still can, as it could drop the trigger.
+        with transaction.atomic():
+            cursor.execute(lift, ["{" + trigger + "}"])
+            cursor.execute(
+                "UPDATE sessions_app_transaction SET amount = 0 WHERE id = %s", [sale.pk]
+            )
+            transaction.set_rollback(True)
