@@ -22,52 +22,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from cashdrawer.actors import actor
 from cashdrawer.models import Membership
 from cashdrawer.selectors import role_at
 from reports.views import _method_label, _session_for
-from sessions_app.models import (
-    Adjustment,
-    Correction,
-    CountLine,
-    TrackingSession,
-    Transaction,
-)
-from sessions_app.selectors import is_blind, totals_by_method
+from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
+from sessions_app.selectors import counted_blind, is_blind, totals_by_method
 
 PAPERS = ("a4", "80mm")
 DEFAULT_PAPER = "a4"
 HASH_SHOWN = 12  # characters of the closing hash printed: enough to compare by eye
 
-# Who did something: a person, or (when the model records it) the device token it was
-# done with; the device is only named when no person is.
-_DEVICE_OF = {
-    "opened_by": "opened_by_device",
-    "closed_by": "closed_by_device",
-    "created_by": "created_by_device",
-    "recorded_by": "recorded_by_device",
-}
 
-
-def _has_field(model: type, name: str) -> bool:
-    return any(f.name == name for f in model._meta.get_fields())
-
-
-def _with_devices(model: type, *names: str) -> list[str]:
-    """The `*_by` relations of `model` to join, with their device twins where they exist."""
-    related = list(names)
-    related += [_DEVICE_OF[name] for name in names if _has_field(model, _DEVICE_OF[name])]
-    return related
-
-
-def who(record: Any, relation: str) -> str:
-    """The name of whoever did what `relation` records ("" when nobody is known)."""
-    user = getattr(record, relation, None)
-    if user is not None:
-        return user.get_full_name() or user.get_username()
-    device = getattr(record, _DEVICE_OF[relation], None)
-    if device is not None:
-        return device.name or _("Device token %(prefix)s") % {"prefix": device.prefix}
-    return ""
+def who(user: Any, device: Any = None) -> str:
+    """Whoever did it, as every page names them: a person, or the device (its token's
+    name) a terminal acted with; "" when nobody is known."""
+    done_by = actor(user, device)
+    return done_by.name if done_by is not None else ""
 
 
 @dataclass(frozen=True)
@@ -79,6 +50,7 @@ class MethodRow:
 
 @dataclass(frozen=True)
 class CorrectionRow:
+    number: int
     created_at: Any
     amount: Decimal
     reason: str
@@ -106,9 +78,8 @@ class SessionBlock:
     opened_by: str
     closed_by: str
     methods: list[MethodRow]
-    closing_number: int | None
-    closing_hash: str  # the first HASH_SHOWN characters, "" when the session has none
-    blind_close: bool
+    closing_number: int
+    closing_hash: str  # its first HASH_SHOWN characters
     # A sub session: what it handed to its main session at close (rule 9).
     transferred_to_main: Decimal | None = None
     adjustments: list[AdjustmentRow] = field(default_factory=list)
@@ -123,9 +94,6 @@ class ClosingSlip:
     corrections_total: Decimal
     discrepancy_after_corrections: Decimal
     subs: list[SessionBlock]
-    # Whether a sub session's cash removed is its own figure (0.00, the cash handed over
-    # being "transferred to main") rather than the amount transferred (DOMAIN.md rule 9).
-    sub_cash_removed_stored: bool
 
 
 def _methods(sales: dict[str, Decimal], refunds: dict[str, Decimal]) -> list[MethodRow]:
@@ -138,75 +106,45 @@ def _methods(sales: dict[str, Decimal], refunds: dict[str, Decimal]) -> list[Met
 
 
 def _block(
-    session: TrackingSession,
-    *,
-    sales: dict[str, Decimal],
-    refunds: dict[str, Decimal],
-    transferred: Decimal | None = None,
+    session: TrackingSession, *, sales: dict[str, Decimal], refunds: dict[str, Decimal]
 ) -> SessionBlock:
-    closing_hash = getattr(session, "closing_hash", "") or ""
-    blind = getattr(session, "blind_close", None)
     return SessionBlock(
         session=session,
-        opened_by=who(session, "opened_by"),
-        closed_by=who(session, "closed_by"),
+        opened_by=who(session.opened_by, session.opened_by_device),
+        closed_by=who(session.closed_by, session.closed_by_device),
         methods=_methods(sales, refunds),
-        closing_number=getattr(session, "closing_number", None),
-        closing_hash=closing_hash[:HASH_SHOWN],
-        blind_close=session.register.blind_close if blind is None else blind,
-        transferred_to_main=transferred,
+        closing_number=session.closing_number,
+        closing_hash=session.closing_hash[:HASH_SHOWN],
+        # What a sub session handed to its main session (rule 9); nothing for others.
+        transferred_to_main=session.transferred_to_main if session.main_session_id else None,
     )
-
-
-def _transferred(session: TrackingSession) -> Decimal | None:
-    """What a closed sub session handed to its main session: the stored figure where the
-    model keeps one, else its closing transfer (the same amount)."""
-    if session.main_session_id is None:
-        return None
-    stored = getattr(session, "transferred_to_main", None)
-    if stored is not None:
-        return stored
-    transfer = getattr(session, "closing_transfer", None)
-    return transfer.amount if transfer is not None else None
 
 
 def closing_slip(session: TrackingSession) -> ClosingSlip:
     """Everything a closed session's slip prints, in a handful of queries."""
     sub_sessions = list(
         session.sub_sessions.select_related(
-            "register",
-            "closing_transfer",
-            *_with_devices(TrackingSession, "opened_by", "closed_by"),
+            "register", "opened_by", "opened_by_device", "closed_by", "closed_by_device"
         ).order_by("register__name", "opened_at", "id")
     )
     everyone = [session, *sub_sessions]
     sales = totals_by_method(everyone, Transaction.Kind.SALE)
     refunds = totals_by_method(everyone, Transaction.Kind.REFUND)
 
-    main = _block(
-        session,
-        sales=sales.get(session.pk, {}),
-        refunds=refunds.get(session.pk, {}),
-        transferred=_transferred(session),
-    )
-    main.adjustments = [
-        AdjustmentRow(a.created_at, a.direction, a.amount, a.reason, who(a, "created_by"))
-        for a in session.adjustments.select_related(*_with_devices(Adjustment, "created_by"))
-    ]
-    subs = [
-        _block(
-            sub,
-            sales=sales.get(sub.pk, {}),
-            refunds=refunds.get(sub.pk, {}),
-            transferred=_transferred(sub),
-        )
-        for sub in sub_sessions
-    ]
+    def block(of: TrackingSession) -> SessionBlock:
+        return _block(of, sales=sales.get(of.pk, {}), refunds=refunds.get(of.pk, {}))
 
+    main = block(session)
+    main.adjustments = [
+        AdjustmentRow(
+            a.created_at, a.direction, a.amount, a.reason, who(a.created_by, a.created_by_device)
+        )
+        for a in session.adjustments.select_related("created_by", "created_by_device")
+    ]
     count = list(session.counts.filter(stage=CountLine.Stage.CLOSING).order_by("-value"))
     corrections = [
-        CorrectionRow(c.created_at, c.amount, c.reason, who(c, "created_by"))
-        for c in session.corrections.select_related(*_with_devices(Correction, "created_by"))
+        CorrectionRow(c.correction_number, c.created_at, c.amount, c.reason, who(c.created_by))
+        for c in session.corrections.select_related("created_by")
     ]
     corrections_total = sum((c.amount for c in corrections), Decimal("0.00"))
     return ClosingSlip(
@@ -216,8 +154,7 @@ def closing_slip(session: TrackingSession) -> ClosingSlip:
         corrections=corrections,
         corrections_total=corrections_total,
         discrepancy_after_corrections=session.total_discrepancy + corrections_total,
-        subs=subs,
-        sub_cash_removed_stored=_has_field(TrackingSession, "transferred_to_main"),
+        subs=[block(sub) for sub in sub_sessions],
     )
 
 
@@ -263,6 +200,8 @@ def closing_slip_view(request: HttpRequest, pk: int) -> HttpResponse:
         "location": location,
         "currency": location.currency,
         "slip": closing_slip(session),
+        # Said on the paper: a sub session is counted blind when its main session is.
+        "counted_blind": counted_blind(session),
         "paper": paper,
         "papers": [
             ("a4", _("A4"), "?paper=a4"),

@@ -215,6 +215,14 @@ def _session_pages(o: Objects) -> Iterator[tuple[str, str]]:
             yield _url("reports:session", session.pk), CASHIER
 
 
+def _slips(o: Objects) -> Iterator[tuple[str, str]]:
+    """The closing slip of each closed session, on both papers (an open one has none)."""
+    for session in o.pick(o.sessions):
+        if not session.is_open:
+            yield _url("reports:slip", session.pk), MANAGER
+            yield _url("reports:slip", session.pk, query={"paper": "80mm"}), MANAGER
+
+
 def _open_first(sessions: list[TrackingSession]) -> list[TrackingSession]:
     """Open sessions, or else the latest closed one: the forms of a closed session only
     lead to its page (visited anyway)."""
@@ -253,6 +261,7 @@ VISITED: dict[str, _Urls] = {
     "operations:close": _each("operations:close", lambda o: _open_first(o.sessions), MANAGER),
     "reports:overview": _overview,
     "reports:session": _session_pages,
+    "reports:slip": _slips,
     # the API's reads
     "location-list": _one_url("location-list", TOKEN),
     "location-detail": _each("location-detail", lambda o: [o.location]),

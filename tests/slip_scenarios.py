@@ -11,7 +11,8 @@ Amsterdam (EUR), 15 January 2026, local times:
   cash, 10.00 cash refund, 50.00 card, 5.00 in, 3.00 out: transfers 112.00. B: opened
   0.00, 300.00 cash: transfers 300.00. C: opened 0.00, 100.00 cash, so 512.00 expected;
   counted 1 × 500.00 + 1 × 10.00 + 1 × 2.00 + 1 × 0.50 = 512.50 (+0.50), retaining
-  0.00, so 512.50 removed.
+  0.00, so 512.50 removed. `busy=True` adds cash put in and taken out at C that sums
+  to nothing (20.00 in; 15.00 and 5.00 out), for a fuller page with the same figures.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ class SharedClose:
     sub_b: TrackingSession
 
 
-def shared_close(main_register, sub_a, sub_b, by) -> SharedClose:
+def shared_close(main_register, sub_a, sub_b, by, *, busy: bool = False) -> SharedClose:
     location = main_register.location
     main = services.open_session(
         register=main_register, opening_float="0.00", by=by, at=at(location, 8)
@@ -116,6 +117,22 @@ def shared_close(main_register, sub_a, sub_b, by) -> SharedClose:
     )
     sale(sub_b, "300.00", at(location, 12, 30))
     sale(main_register, "100.00", at(location, 15))
+    if busy:
+        for minute, (direction, amount, reason) in enumerate(
+            [
+                ("in", "20.00", "change from the bank"),
+                ("out", "15.00", "flowers for the shop window"),
+                ("out", "5.00", "stamps"),
+            ]
+        ):
+            services.adjust_float(
+                session=main,
+                direction=direction,
+                amount=amount,
+                reason=reason,
+                by=by,
+                at=at(location, 16, minute),
+            )
     a = services.close_session(session=a, by=by, at=at(location, 19))
     b = services.close_session(session=b, by=by, at=at(location, 19, 5))
     main = services.close_session(

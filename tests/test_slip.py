@@ -13,7 +13,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from cashdrawer.authentication import issue_device_token
 from sessions_app import services
+from sessions_app.models import TrackingSession
 from tests import slip_scenarios as scenarios
 
 pytestmark = pytest.mark.django_db
@@ -85,6 +87,10 @@ def test_the_slip_of_a_normal_close_prints_every_figure(register, manager):
     assert _line(text, "Retained float") == "€150.00"
     assert _line(text, "Cash removed") == "€50.00"
     assert "No corrections." in text
+    # Its place in the register's numbered, hash-chained closes (rule 6).
+    assert _line(text, "Closing no.") == "1"
+    assert f"Closing hash {session.closing_hash[:12]}…" in text
+    assert session.closing_hash not in text
     # Lines to sign.
     for words in ("Counted by", "Checked by", "Name", "Date", "Signature"):
         assert words in text
@@ -123,8 +129,8 @@ def test_the_slip_of_a_shared_close_has_a_block_per_sub_register(
     assert _line(text, "End discrepancy") == "+€0.50"
     assert _line(text, "Cash removed") == "€512.50"
     assert "Sub-registers €412.00 transferred" in text
-    block_a = text[text.index("Sub A Session") : text.index("Sub B Session")]
-    block_b = text[text.index("Sub B Session") :]
+    block_a = text[text.index("Sub A Closing no.") : text.index("Sub B Closing no.")]
+    block_b = text[text.index("Sub B Closing no.") : text.index("Counted by")]
     assert f"Session #{shared.sub_a.pk}" in block_a
     assert _line(block_a, "Opening float") == "€20.00"
     assert "Method Sales Refunds Cash €100.00 €10.00 Card €50.00 €0.00" in block_a
@@ -132,6 +138,10 @@ def test_the_slip_of_a_shared_close_has_a_block_per_sub_register(
     assert _line(block_a, "Cash taken out") == "€3.00"
     assert _line(block_a, "Transferred to main") == "€112.00"
     assert _line(block_b, "Transferred to main") == "€300.00"
+    for sub, block in ((shared.sub_a, block_a), (shared.sub_b, block_b)):
+        assert f"Closing no. {sub.closing_number} · Session #{sub.pk}" in block
+        assert f"Closing hash {sub.closing_hash[:12]}…" in block
+    assert f"Closing hash {shared.main.closing_hash[:12]}…" in text
     assert "Card" not in block_b[: block_b.index("Transferred to main")]
 
 
@@ -147,6 +157,7 @@ def test_the_slip_of_a_sub_session_shows_what_it_handed_to_the_main(
     assert _line(text, "Expected cash") == "€112.00"
     assert _line(text, "Transferred to main") == "€112.00"
     assert _line(text, "Retained float") == "€0.00"
+    assert _line(text, "Cash removed") == "€0.00"  # the main register removes it
     assert "Counted cash" not in text
 
 
@@ -159,8 +170,8 @@ def test_the_slip_shows_the_corrections_and_the_discrepancy_after_them(register,
 
     text = _text(_slip(manager, session))
 
-    assert re.search(r"coin under the drawer · Maria −€2\.00", text)
-    assert re.search(r"count typed twice · Maria \+€0\.50", text)
+    assert re.search(r"No\. 1 · \S+ \S+ coin under the drawer · Maria −€2\.00", text)
+    assert re.search(r"No\. 2 · \S+ \S+ count typed twice · Maria \+€0\.50", text)
     assert _line(text, "Total discrepancy") == "−€2.00"  # the session's own, as closed
     assert _line(text, "Total discrepancy after corrections") == "−€3.50"
 
@@ -260,3 +271,42 @@ def test_a_cashier_gets_a_subs_slip_only_once_its_blind_main_is_counted(
 
     services.close_session(session=main, counts=[("10.00", 1), ("2.00", 1)], by=cashier)
     assert _slip(cashier, sub).status_code == 200
+
+
+def test_the_slip_names_the_device_that_did_it_not_the_manager_who_issued_its_token(
+    register, manager
+):
+    terminal = issue_device_token(register=register, by=manager, name="Till 1 terminal").token
+    location = register.location
+    # The terminal's first sale opens the session (rule 2), so it opened it.
+    scenarios.sale(register, "12.00", scenarios.at(location, 9), by=terminal)
+    session = TrackingSession.objects.get(register=register)
+    services.adjust_float(
+        session=session,
+        direction="out",
+        amount="2.00",
+        reason="change for the bakery",
+        by=terminal,
+        at=scenarios.at(location, 10),
+    )
+    session = services.close_session(
+        session=session, counted="10.00", by=terminal, at=scenarios.at(location, 17)
+    )
+
+    text = _text(_slip(manager, session))
+
+    assert re.search(r"Opened \S+ 09:00 Till 1 terminal · opened automatically", text)
+    assert re.search(r"Closed \S+ 17:00 Till 1 terminal", text)
+    assert "change for the bakery · Till 1 terminal −€2.00" in text
+    assert "Maria" not in text.replace("by Maria", "")  # only as the one who printed it
+
+
+def test_a_blind_close_is_on_the_slip_as_the_session_opened(register, manager):
+    register.blind_close = True
+    register.save()
+    blind = scenarios.worked_example(register, manager)
+    # The register's setting changes later; the session keeps what it opened with.
+    register.blind_close = False
+    register.save()
+
+    assert "as a total blind close · amounts in EUR" in _text(_slip(manager, blind))

@@ -92,6 +92,8 @@ def test_print_on_the_session_page_prints_the_slip_on_one_a4_page(page, log_in, 
         "Cash removed €50.00",
         "Counted by",
         "Checked by",
+        "Closing no. 1",
+        f"{session.closing_hash[:12]}…",
     ):
         assert figure.casefold() in text, figure
 
@@ -105,7 +107,7 @@ def test_print_on_the_session_page_prints_the_slip_on_one_a4_page(page, log_in, 
 def test_a_shared_close_with_corrections_fits_one_a4_page_and_an_80_mm_roll(
     page, log_in, manager, main_register, sub_a, sub_b
 ):
-    shared = scenarios.shared_close(main_register, sub_a, sub_b, manager)
+    shared = scenarios.shared_close(main_register, sub_a, sub_b, manager, busy=True)
     services.add_correction(
         session=shared.main, amount="-0.50", reason="coin from the day before", by=manager
     )
@@ -139,10 +141,15 @@ def test_a_shared_close_with_corrections_fits_one_a4_page_and_an_80_mm_roll(
             "Transferred to main €112.00",
             "Transferred to main €300.00",
             "Card €50.00",
+            "flowers for the shop window",
+            "−€15.00",
             "coin from the day before",
             "−€0.50",
             "Total discrepancy after corrections +€1.00",
             "Counted by",
             "Checked by",
+            f"Closing no. {shared.main.closing_number}",
+            f"{shared.main.closing_hash[:12]}…",
+            f"{shared.sub_a.closing_hash[:12]}…",
         ):
             assert figure.casefold() in text, figure
