@@ -31,6 +31,11 @@ v1 = [
         name="session-adjustments",
     ),
     path("sessions/<int:pk>/close/", sessions_api.SessionCloseView.as_view(), name="session-close"),
+    path(
+        "sessions/<int:pk>/corrections/",
+        sessions_api.SessionCorrectionsView.as_view(),
+        name="session-corrections",
+    ),
     path("transactions/", sessions_api.TransactionListView.as_view(), name="transaction-list"),
     path(
         "transactions/<int:pk>/",

@@ -1,4 +1,4 @@
-"""The report endpoints of the API: two JSON overviews and four streamed CSV downloads.
+"""The report endpoints of the API: two JSON overviews and five streamed CSV downloads.
 
 Who reads what: managers and accountants of a location (a superuser everywhere). A cashier
 or a device token answers 403; a location the user does not belong to answers 404, never
@@ -35,6 +35,7 @@ from reports.filters import CSVQuerySerializer, ReportQuerySerializer, SessionsC
 from reports.selectors import (
     cash_journal,
     cash_payments_overview,
+    corrections_of,
     discrepancy_overview,
     session_list,
     sessions_in_range,
@@ -132,14 +133,35 @@ class _RangeSerializer(serializers.Serializer):
 
 class StartFiguresSerializer(serializers.Serializer):
     reported = money_field("Sum of the previous closing floats.")
-    counted = money_field("Sum of the opening floats.")
-    discrepancy = money_field("Sum of the start discrepancies.")
+    counted = money_field(
+        "Sum of the opening floats of the sessions that have a previous closing float."
+    )
+    discrepancy = money_field("Sum of the start discrepancies: counted - reported.")
+    first_openings = serializers.IntegerField(
+        help_text="Registers' first sessions (no previous close): nothing to compare with, "
+        "so they are in neither reported nor counted."
+    )
+    first_openings_float = money_field("Sum of the opening floats of the first openings.")
 
 
 class EndFiguresSerializer(serializers.Serializer):
-    expected = money_field("Sum of the expected cash of the closed, counted sessions.")
+    expected = money_field(
+        "Sum of the expected cash of the closed, counted sessions (not sub sessions)."
+    )
     counted = money_field("Sum of their counted cash.")
-    discrepancy = money_field("Sum of their end discrepancies.")
+    discrepancy = money_field("Sum of their end discrepancies: counted - expected.")
+    not_counted_sessions = serializers.IntegerField(
+        help_text="Closed sessions that were not counted (sub sessions excluded): in "
+        "neither expected nor counted."
+    )
+    not_counted_expected = money_field("Sum of the expected cash of those not counted.")
+
+
+class CorrectionFiguresSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        help_text="Corrections made (whenever) to the sessions opened in the range."
+    )
+    total = money_field("Their sum, signed.")
 
 
 class DiscrepancyReportSerializer(_RangeSerializer):
@@ -150,6 +172,10 @@ class DiscrepancyReportSerializer(_RangeSerializer):
     start = StartFiguresSerializer()
     end = EndFiguresSerializer()
     total_discrepancy = money_field("Start plus end discrepancy.")
+    corrections = CorrectionFiguresSerializer()
+    total_discrepancy_after_corrections = money_field(
+        "total_discrepancy plus the corrections' total."
+    )
 
 
 class CashPaymentsReportSerializer(_RangeSerializer):
@@ -202,13 +228,24 @@ class DiscrepancyReportView(ReportView):
                 "reported": money(overview.start_reported),
                 "counted": money(overview.start_counted),
                 "discrepancy": money(overview.start_discrepancy),
+                "first_openings": overview.first_openings,
+                "first_openings_float": money(overview.first_openings_float),
             },
             "end": {
                 "expected": money(overview.end_expected),
                 "counted": money(overview.end_counted),
                 "discrepancy": money(overview.end_discrepancy),
+                "not_counted_sessions": overview.not_counted_sessions,
+                "not_counted_expected": money(overview.not_counted_expected),
             },
             "total_discrepancy": money(overview.total_discrepancy),
+            "corrections": {
+                "count": overview.corrections,
+                "total": money(overview.corrections_total),
+            },
+            "total_discrepancy_after_corrections": money(
+                overview.total_discrepancy_after_corrections
+            ),
         }
         return Response(DiscrepancyReportSerializer(data).data)
 
@@ -332,6 +369,26 @@ class SessionsCSVView(CSVReportView):
         "One row per session opened in the range, in the order asked for. Times in the "
         "location's time zone; expected_cash of an open session is the cash expected so far.",
         query=SessionsCSVQuerySerializer,
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return super().get(request)
+
+
+class CorrectionsCSVView(CSVReportView):
+    report = "corrections"
+    header = exports.CORRECTION_COLUMNS
+
+    def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
+        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        return exports.correction_rows(corrections_of(sessions))
+
+    @csv_schema(
+        "reports_corrections_csv",
+        "Corrections as CSV",
+        "Every correction made (whenever) to the sessions opened in the range, in the order "
+        "they were made: the ones the discrepancy overview sums. `amount` is signed; "
+        "`closing_number` is the corrected session's, `correction_number` and "
+        "`correction_hash` the correction's own (numbered and chained per register).",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         return super().get(request)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("cash-payments.csv", api.CashPaymentsCSVView.as_view(), name="report-cash-payments-csv"),
     path("sessions.csv", api.SessionsCSVView.as_view(), name="report-sessions-csv"),
     path("journal.csv", api.JournalCSVView.as_view(), name="report-journal-csv"),
+    path("corrections.csv", api.CorrectionsCSVView.as_view(), name="report-corrections-csv"),
 ]

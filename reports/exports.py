@@ -38,7 +38,7 @@ from reports.selectors import (
     cash_payments_by_location,
     discrepancy_by_location,
 )
-from sessions_app.models import TrackingSession
+from sessions_app.models import Correction, TrackingSession
 
 # Rows read from the database per round trip, and characters sent per chunk of the file.
 CHUNK_ROWS = 2000
@@ -164,6 +164,13 @@ DISCREPANCY_COLUMNS = (
     "end_counted",
     "end_discrepancy",
     "total_discrepancy",
+    # Added later, at the end, so the columns above keep their places for importers.
+    "first_openings",
+    "first_openings_float",
+    "not_counted_expected",
+    "corrections",
+    "corrections_total",
+    "total_discrepancy_after_corrections",
 )
 
 
@@ -189,6 +196,12 @@ def discrepancy_rows(
             Amount(overview.end_counted, currency),
             Amount(overview.end_discrepancy, currency),
             Amount(overview.total_discrepancy, currency),
+            overview.first_openings,
+            Amount(overview.first_openings_float, currency),
+            Amount(overview.not_counted_expected, currency),
+            overview.corrections,
+            Amount(overview.corrections_total, currency),
+            Amount(overview.total_discrepancy_after_corrections, currency),
         ]
 
 
@@ -258,6 +271,10 @@ SESSION_COLUMNS = (
     "main_session",
     "opening_note",
     "closing_note",
+    # Added later, at the end, so the columns above keep their places for importers.
+    "transferred_to_main",
+    "corrections_total",
+    "total_discrepancy_after_corrections",
 )
 
 
@@ -300,6 +317,49 @@ def session_rows(sessions: QuerySet[TrackingSession]) -> Iterator[list[Any]]:
             session.main_session_id,
             session.opening_note,
             session.closing_note,
+            Amount(session.transferred_to_main, currency),
+            Amount(session.corrections_total, currency),
+            Amount(session.total_discrepancy_after_corrections, currency),
+        ]
+
+
+# --- corrections -------------------------------------------------------------------------
+
+CORRECTION_COLUMNS = (
+    "id",
+    "at",
+    "location",
+    "currency",
+    "register",
+    "session",
+    "closing_number",
+    "amount",
+    "reason",
+    "created_by",
+    "correction_number",
+    "correction_hash",
+)
+
+
+def correction_rows(corrections: QuerySet[Correction]) -> Iterator[list[Any]]:
+    """One row per correction of reports.selectors.corrections_of, signed amounts as
+    recorded; `closing_number` is the corrected session's."""
+    for correction in corrections.iterator(chunk_size=CHUNK_ROWS):
+        session = correction.session
+        location = session.location
+        yield [
+            correction.pk,
+            _local(correction.created_at, location),
+            location.name,
+            location.currency,
+            session.register.name,
+            session.pk,
+            session.closing_number,
+            Amount(correction.amount, location.currency),
+            correction.reason,
+            staff_name(correction.created_by),
+            correction.correction_number,
+            correction.correction_hash,
         ]
 
 

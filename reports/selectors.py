@@ -19,11 +19,28 @@ from django.db.models.functions import Coalesce
 
 from cashdrawer.models import Location, Register
 from cashdrawer.money import ZERO, quantize
-from sessions_app.models import Adjustment, ClosingTransfer, TrackingSession, Transaction
+from sessions_app.models import (
+    Adjustment,
+    ClosingTransfer,
+    Correction,
+    TrackingSession,
+    Transaction,
+)
+from sessions_app.selectors import with_corrections
 
 
 def _money_sum(column: str, filter: Q | None = None) -> Coalesce:
     return Coalesce(Sum(column, filter=filter), ZERO)
+
+
+_ZERO_FIGURES = {
+    "start_reported": ZERO,
+    "start_counted": ZERO,
+    "start_discrepancy": ZERO,
+    "end_expected": ZERO,
+    "end_counted": ZERO,
+    "end_discrepancy": ZERO,
+}
 
 
 def _exact(figures: dict) -> dict:
@@ -58,6 +75,12 @@ def sessions_in_range(
 
 @dataclass(frozen=True)
 class DiscrepancyOverview:
+    """The discrepancy overview of a range (DOMAIN.md section 7), in blocks that each add
+    up on their own: start counted − reported = start discrepancy, end counted − expected =
+    end discrepancy. What has nothing to compare with has a line of its own: the first
+    openings (no previous close) at the start, the sessions closed without a count at
+    the end."""
+
     sessions: int
     not_counted_sessions: int
     start_reported: Decimal
@@ -66,42 +89,64 @@ class DiscrepancyOverview:
     end_expected: Decimal
     end_counted: Decimal
     end_discrepancy: Decimal
+    first_openings: int = 0
+    first_openings_float: Decimal = ZERO
+    not_counted_expected: Decimal = ZERO
+    corrections: int = 0
+    corrections_total: Decimal = ZERO
 
     @property
     def total_discrepancy(self) -> Decimal:
         return self.start_discrepancy + self.end_discrepancy
 
+    @property
+    def total_discrepancy_after_corrections(self) -> Decimal:
+        return self.total_discrepancy + self.corrections_total
+
+
+def _discrepancy_aggregates() -> dict[str, Any]:
+    """The figures of the overview as aggregates over sessions, one row of a query.
+
+    - Start: a session with a previous close compares its opening float with it; a first
+      opening (previous_closing_float IS NULL) has nothing to compare with, so its float
+      is on its own line, not in counted.
+    - End: the closed sessions of standalone and main registers. Those counted are
+      compared (counted − expected); those not counted have only an expected cash, on
+      their own line. A sub session is in neither: its cash is counted at its main
+      session (rule 11). An open session has no end yet.
+    """
+    compared = Q(previous_closing_float__isnull=False)
+    first = Q(previous_closing_float__isnull=True)
+    closed_own = Q(status=TrackingSession.Status.CLOSED) & Q(main_session__isnull=True)
+    counted = closed_own & Q(counted_cash__isnull=False)
+    not_counted = closed_own & Q(counted_cash__isnull=True)
+    return {
+        "sessions": Count("id"),
+        "not_counted_sessions": Count("id", filter=not_counted),
+        "start_reported": _money_sum("previous_closing_float", filter=compared),
+        "start_counted": _money_sum("opening_float", filter=compared),
+        "start_discrepancy": _money_sum("start_discrepancy", filter=compared),
+        "first_openings": Count("id", filter=first),
+        "first_openings_float": _money_sum("opening_float", filter=first),
+        "end_expected": _money_sum("expected_cash", filter=counted),
+        "end_counted": _money_sum("counted_cash", filter=counted),
+        "end_discrepancy": _money_sum("end_discrepancy", filter=counted),
+        "not_counted_expected": _money_sum("expected_cash", filter=not_counted),
+    }
+
+
+def _correction_aggregates() -> dict[str, Any]:
+    return {"corrections": Count("id"), "corrections_total": _money_sum("amount")}
+
 
 def discrepancy_overview(sessions: QuerySet[TrackingSession]) -> DiscrepancyOverview:
-    """Start figures over all sessions; end figures over closed, counted, non-sub sessions.
-
-    A sub-register's session is neither counted nor "not counted": its cash is in its main
-    session's figures (rule 11), so it adds only its start figures.
-    """
-    closed_own = Q(status=TrackingSession.Status.CLOSED) & ~Q(register__role=Register.Role.SUB)
-    counted = closed_own & Q(counted_cash__isnull=False)
-    figures = _exact(
-        sessions.aggregate(
-            sessions=Count("id"),
-            not_counted=Count("id", filter=closed_own & Q(counted_cash__isnull=True)),
-            start_reported=_money_sum("previous_closing_float"),
-            start_counted=_money_sum("opening_float"),
-            start_discrepancy=_money_sum("start_discrepancy"),
-            end_expected=_money_sum("expected_cash", filter=counted),
-            end_counted=_money_sum("counted_cash", filter=counted),
-            end_discrepancy=_money_sum("end_discrepancy", filter=counted),
-        )
+    """The overview of `sessions`, with the corrections made to them (whenever made): two
+    queries, whatever the number of sessions."""
+    figures = sessions.order_by().aggregate(**_discrepancy_aggregates())
+    corrections = Correction.objects.filter(session__in=sessions.order_by().values("pk")).aggregate(
+        **_correction_aggregates()
     )
-    return DiscrepancyOverview(
-        sessions=figures["sessions"],
-        not_counted_sessions=figures["not_counted"],
-        start_reported=figures["start_reported"],
-        start_counted=figures["start_counted"],
-        start_discrepancy=figures["start_discrepancy"],
-        end_expected=figures["end_expected"],
-        end_counted=figures["end_counted"],
-        end_discrepancy=figures["end_discrepancy"],
-    )
+    return DiscrepancyOverview(**_exact({**figures, **corrections}))
 
 
 @dataclass(frozen=True)
@@ -143,7 +188,17 @@ def session_list(
 ) -> QuerySet[TrackingSession]:
     """One row per session, in one of the orderings the overview offers."""
     order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
-    return sessions.select_related("register", "location").order_by(*order)
+    return with_corrections(sessions.select_related("register", "location")).order_by(*order)
+
+
+def corrections_of(sessions: QuerySet[TrackingSession]) -> QuerySet[Correction]:
+    """The corrections made to `sessions` (whenever made), in the order they were made:
+    the ones the discrepancy overview of the same range sums."""
+    return (
+        Correction.objects.filter(session__in=sessions.order_by().values("pk"))
+        .select_related("session__register", "session__location", "created_by")
+        .order_by("created_at", "id")
+    )
 
 
 # --- per location, for "all locations" views and their CSV files ------------------------
@@ -152,12 +207,33 @@ def session_list(
 def discrepancy_by_location(
     locations: Iterable[Location], first: dt.date, last: dt.date
 ) -> Iterator[tuple[Location, DiscrepancyOverview]]:
-    """One discrepancy overview per location, each exactly the one its own page shows.
+    """One discrepancy overview per location, each exactly the one its own page shows,
+    in two queries grouped by location, however many locations there are.
 
     A sum over locations is not offered: they may keep different currencies.
     """
+    locations = list(locations)
+    sessions = sessions_in_range(locations, first, last).order_by()
+    figures = {
+        row.pop("location_id"): row
+        for row in sessions.values("location_id").annotate(**_discrepancy_aggregates())
+    }
+    corrections = {
+        row.pop("session__location_id"): row
+        for row in Correction.objects.filter(session__in=sessions.values("pk"))
+        .order_by()
+        .values("session__location_id")
+        .annotate(**_correction_aggregates())
+    }
+    empty = {name: 0 for name in ("sessions", "not_counted_sessions", "first_openings")}
     for location in locations:
-        yield location, discrepancy_overview(sessions_in_range([location], first, last))
+        row = {
+            **_ZERO_FIGURES,
+            **empty,
+            **figures.get(location.pk, {}),
+            **corrections.get(location.pk, {}),
+        }
+        yield location, DiscrepancyOverview(**_exact(row))
 
 
 def cash_payments_by_location(

@@ -41,6 +41,7 @@ from sessions_app.selectors import (
     refunds_by_method,
     sales_by_method,
     sessions_with_details,
+    with_corrections,
 )
 from sessions_app.services import add_correction
 
@@ -163,6 +164,7 @@ EXPORTS = {
     "discrepancy": "report-discrepancy-csv",
     "payments": "report-cash-payments-csv",
     "sessions": "report-sessions-csv",
+    "corrections": "report-corrections-csv",
     "journal": "report-journal-csv",
 }
 
@@ -185,7 +187,9 @@ def _export_links(scope, ordering: str) -> dict[str, dict[str, str]]:
 
 def _session_for(request: HttpRequest, pk: int) -> TrackingSession:
     """The session if it is at one of the user's locations, whatever their role there."""
-    sessions = sessions_with_details().filter(location__in=locations_for(request.user))
+    sessions = with_corrections(sessions_with_details()).filter(
+        location__in=locations_for(request.user)
+    )
     return get_object_or_404(sessions, pk=pk)
 
 
@@ -280,8 +284,7 @@ def _render_session(
         "transfers_in": transfers_in,
         "transfer_out": transfer_out,
         "corrections": corrections,
-        "corrected_discrepancy": session.total_discrepancy
-        + sum((c.amount for c in corrections), Decimal("0.00")),
+        "corrected_discrepancy": session.total_discrepancy_after_corrections,
         "form": form,
         "adjust_url": reverse("operations:adjust", args=[session.pk]) if operate else None,
         "close_url": reverse("operations:close", args=[session.pk]) if operate else None,

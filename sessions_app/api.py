@@ -8,10 +8,12 @@ services hold every rule; their errors become 400/409 in cashdrawer/exception_ha
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
@@ -21,6 +23,7 @@ from rest_framework.response import Response
 from cashdrawer import selectors
 from cashdrawer.api.base import (
     ACTION_ERRORS,
+    AMOUNT_TEXT_MAX,
     QUERY_ERRORS,
     READ_ERRORS,
     AmountInput,
@@ -34,12 +37,14 @@ from cashdrawer.api.base import (
     MoneySerializer,
     StaffSerializer,
     TextField,
+    check_amount,
     errors,
 )
 from cashdrawer.idempotency import IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER, idempotent
 from cashdrawer.models import Register
 from cashdrawer.money import FIGURE_LIMIT, format_amount
 from cashdrawer.permissions import (
+    check_manager,
     check_operator,
     check_register,
     device_register_id,
@@ -50,11 +55,17 @@ from sessions_app import services
 from sessions_app.filters import SessionFilter, TransactionFilter
 from sessions_app.models import (
     Adjustment,
+    Correction,
     CountLine,
     TrackingSession,
     Transaction,
 )
-from sessions_app.selectors import is_blind, sales_by_method, totals_by_method
+from sessions_app.selectors import (
+    is_blind,
+    sales_by_method,
+    totals_by_method,
+    with_corrections,
+)
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
 BLIND_NULL = "Null for cashiers and devices while the session is blind (blind close)."
@@ -159,8 +170,29 @@ class SessionSerializer(MoneySerializer):
     counted_cash = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
     end_discrepancy = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
     retained_float = MoneyField(read_only=True, allow_null=True)
-    cash_removed = MoneyField(read_only=True, allow_null=True)
+    cash_removed = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="Cash that left the store's drawers at the close; 0.00 for a sub session, "
+        "whose cash went to its main session (transferred_to_main).",
+    )
+    transferred_to_main = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="A closed sub session: the cash it handed to its main session. 0.00 for "
+        "every other closed session; null while open.",
+    )
     total_discrepancy = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
+    corrections_total = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="The sum of the session's corrections; 0.00 without any. " + BLIND_NULL,
+    )
+    total_discrepancy_after_corrections = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="total_discrepancy + corrections_total. " + BLIND_NULL,
+    )
     main_session = serializers.IntegerField(
         source="main_session_id", read_only=True, allow_null=True, help_text="Sub sessions only."
     )
@@ -238,6 +270,28 @@ class TransactionSerializer(MoneySerializer):
         ):
             data["amount"] = None
         return data
+
+
+class CorrectionSerializer(MoneySerializer):
+    """A correction of a closed session's discrepancy (DOMAIN.md section 6): a record of
+    its own, numbered and chained per register; the session itself never changes."""
+
+    id = serializers.IntegerField(read_only=True)
+    session = serializers.IntegerField(source="session_id", read_only=True)
+    register = serializers.IntegerField(source="register_id", read_only=True)
+    amount = MoneyField(read_only=True, help_text="Signed: added to the total discrepancy.")
+    reason = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    created_by = StaffSerializer(read_only=True)
+    correction_number = serializers.IntegerField(
+        read_only=True, help_text="1, 2, 3 … per register, without gaps."
+    )
+    correction_hash = serializers.CharField(
+        read_only=True, help_text="SHA-256 chained to the register's previous correction."
+    )
+
+    def currency_of(self, correction: Correction) -> str:
+        return correction.session.location.currency
 
 
 # --- serializers: in (shape only; the services check the rest) -------------------------
@@ -347,6 +401,35 @@ class TransactionRequestSerializer(RegisterRefSerializer):
     )
 
 
+class CorrectionAmountInput(AmountInput):
+    """A correction's amount: signed ("-2.00", 5, -0.5), the only amount that may be
+    negative. Its size is checked like any amount's; 0 is the service's to refuse."""
+
+    signed = True
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and data.startswith("-"):
+            size = data[1:]
+            # The service reads at most AMOUNT_TEXT_MAX characters, the sign included.
+            if size.startswith("-") or len(data) > AMOUNT_TEXT_MAX:
+                self.fail("not_a_number", value=data)
+            check_amount(self, size)
+            return data
+        if isinstance(data, (int, Decimal)) and not isinstance(data, bool) and data < 0:
+            return data
+        return check_amount(self, data)
+
+
+class CorrectionRequestSerializer(InputSerializer):
+    amount = CorrectionAmountInput(
+        help_text="Signed, not 0: e.g. -2.00 when the drawer turned out 2.00 shorter than "
+        "closed; at most the location's `max_amount` either way, with the currency's decimals."
+    )
+    reason = TextField(
+        max_length=Correction._meta.get_field("reason").max_length, required_text=True
+    )
+
+
 def _valid(serializer_class: type[serializers.Serializer], request: Any) -> dict[str, Any]:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -374,7 +457,7 @@ def _register_in_body(request: Any) -> Register:
 
 def _session_queryset(request: Any):
     return (
-        selectors.sessions_for(request.user)
+        with_corrections(selectors.sessions_for(request.user))
         .select_related(
             "register__location",
             "register__main_register",
@@ -540,6 +623,60 @@ class SessionCloseView(SessionActionView):
             by=request.user,
         )
         return Response(_session_data(request, closed))
+
+
+class SessionCorrectionsView(generics.ListAPIView):
+    """A session's corrections: read by whoever reads the session, added by its managers."""
+
+    serializer_class = CorrectionSerializer
+    device_allowed = True
+
+    def session(self) -> TrackingSession:
+        sessions = selectors.sessions_for(self.request.user).select_related("location")
+        session = get_object_or_404(sessions, pk=self.kwargs["pk"])
+        check_register(self.request, session.register_id)
+        return session
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: no request
+            return Correction.objects.none()
+        return (
+            Correction.objects.filter(session=self.session())
+            .select_related("created_by", "session__location")
+            .order_by("correction_number", "id")
+        )
+
+    @extend_schema(
+        summary="A session's corrections",
+        description="In the order they were made. Any role that reads the session; a device "
+        "token its own register's.",
+        responses={200: CorrectionSerializer, **errors(*QUERY_ERRORS)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Correct a closed session's discrepancy",
+        description="Managers of the location only (cashiers, accountants and device tokens: "
+        "403). A new record with a signed amount and a reason; the session's own figures stay "
+        "as they were, and its `corrections_total` and "
+        "`total_discrepancy_after_corrections` include it. 400: an amount of 0, above the "
+        "ceiling, or with more decimals than the currency has; a blank reason. 409 "
+        "`session_not_closed`: only a closed session can be corrected.",
+        request=CorrectionRequestSerializer,
+        responses={201: CorrectionSerializer, **errors(*ACTION_ERRORS)},
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        session = self.session()
+        check_manager(request, session.location_id)
+        body = _valid(CorrectionRequestSerializer, request)
+        correction = services.add_correction(
+            session=session, amount=body["amount"], reason=body["reason"], by=request.user
+        )
+        data = CorrectionSerializer(correction, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 def _transaction_queryset(request: Any):

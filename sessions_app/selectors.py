@@ -6,11 +6,21 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import CharField, Q, QuerySet, Sum
-from django.db.models.functions import Cast
+from django.db.models import (
+    CharField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Cast, Coalesce
 
 from cashdrawer.models import AuditEntry
-from cashdrawer.money import quantize
+from cashdrawer.money import DECIMAL_PLACES, FIGURE_MAX_DIGITS, quantize
 from sessions_app.models import (
     Adjustment,
     ClosingTransfer,
@@ -56,6 +66,33 @@ def open_session_of(register_id: int) -> TrackingSession | None:
 def sessions_with_details() -> QuerySet[TrackingSession]:
     return TrackingSession.objects.select_related(
         "register", "location", "opened_by", "closed_by", "main_session__register"
+    )
+
+
+def with_corrections(sessions: QuerySet[TrackingSession]) -> QuerySet[TrackingSession]:
+    """Each session with `corrections_total` (the sum of its corrections, 0.00 without
+    any) and `total_discrepancy_after_corrections`.
+
+    A closed session's row never changes (a trigger refuses it), so the corrections made
+    later cannot be stored on it: they are summed in a correlated subquery on the
+    corrections' session index, one query for a whole page or file of sessions.
+    """
+    money = DecimalField(max_digits=FIGURE_MAX_DIGITS + 1, decimal_places=DECIMAL_PLACES)
+    totals = (
+        Correction.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return sessions.annotate(
+        corrections_total=Coalesce(
+            Subquery(totals, output_field=money), Decimal("0.00"), output_field=money
+        ),
+    ).annotate(
+        total_discrepancy_after_corrections=ExpressionWrapper(
+            F("total_discrepancy") + F("corrections_total"), output_field=money
+        )
     )
 
 

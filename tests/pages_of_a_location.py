@@ -286,6 +286,7 @@ VISITED: dict[str, _Urls] = {
     ),
     "session-list": _session_list,
     "session-detail": _session_detail,
+    "session-corrections": _each("session-corrections", lambda o: o.sessions),
     "transaction-list": _transaction_list,
     "transaction-detail": _each("transaction-detail", lambda o: o.transactions),
     "report-discrepancy": lambda o: iter(
@@ -298,6 +299,7 @@ VISITED: dict[str, _Urls] = {
     "report-cash-payments-csv": _csv("report-cash-payments-csv"),
     "report-sessions-csv": _csv("report-sessions-csv"),
     "report-journal-csv": _csv("report-journal-csv", all_locations=True),
+    "report-corrections-csv": _csv("report-corrections-csv", all_locations=True),
     # the admin's own pages (the models' pages follow from ADMIN_MODELS)
     "admin:index": _one_url("admin:index", ADMIN),
     "admin:app_list": lambda o: (

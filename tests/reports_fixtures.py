@@ -40,6 +40,7 @@ REPORT_URLS = (
     "report-cash-payments-csv",
     "report-sessions-csv",
     "report-journal-csv",
+    "report-corrections-csv",
 )
 CSV_URLS = REPORT_URLS[2:]
 

@@ -186,14 +186,17 @@ def test_the_discrepancy_overview_of_a_day(location, day):
     overview = reports.discrepancy_overview(reports.sessions_in_range([location], DAY, DAY))
 
     assert overview.sessions == 5
-    # Decision: "a sub-register's session adds only its start discrepancy" is read as "only
-    # its start figures": its previous closing float and opening float count at the start
-    # like any other session's, so reported + discrepancy keeps matching counted for it.
-    # Start, over all five: previous closing floats (none for R's first session), opening
-    # floats, and their differences (R +5.00, the sub +20.00).
+    # A sub-register's session adds its start figures like any other session's. R's first
+    # session has no previous close: its 150.00 is a first opening, on its own line and in
+    # neither reported nor counted, so counted - reported = the start discrepancy.
+    # Start, over the four with a previous close: previous closing floats, opening floats,
+    # and their differences (R +5.00, the sub +20.00).
     assert overview.start_reported == D("300.00")  # 150 + 150 + 0 (main) + 0 (sub)
-    assert overview.start_counted == D("475.00")  # 150 + 155 + 150 + 0 + 20
+    assert overview.start_counted == D("325.00")  # 155 + 150 + 0 + 20
     assert overview.start_discrepancy == D("25.00")
+    assert overview.start_counted - overview.start_reported == overview.start_discrepancy
+    assert overview.first_openings == 1
+    assert overview.first_openings_float == D("150.00")
     # End, over closed and counted sessions that are not subs: R's early one and the main.
     assert overview.end_expected == D("355.00")  # 195.00 + 160.00
     assert overview.end_counted == D("351.00")  # 193.00 + 158.00
@@ -201,7 +204,10 @@ def test_the_discrepancy_overview_of_a_day(location, day):
     # R's uncounted session; the sub is closed and uncounted but is neither (rule 11), and
     # the open session is not closed yet.
     assert overview.not_counted_sessions == 1
+    assert overview.not_counted_expected == D("175.00")  # R2: 155.00 + 20.00
     assert overview.total_discrepancy == D("21.00")
+    assert overview.corrections == 0
+    assert overview.total_discrepancy_after_corrections == D("21.00")
 
 
 def test_a_discrepancy_overview_of_an_empty_range_is_all_zeros(location):

@@ -106,12 +106,16 @@ def amount_pattern(limit: Decimal, *, positive: bool = False) -> str:
     return rf"^(?:{whole}|{fraction}{exactly})$"
 
 
-def amount_schema(limit: Decimal, *, positive: bool = False) -> dict[str, Any]:
+def amount_schema(
+    limit: Decimal, *, positive: bool = False, signed: bool = False
+) -> dict[str, Any]:
     ceiling = (
         "at most the location's `max_amount` (GET /locations/)"
         if limit == CEILING_MAX
         else f"at most {limit}"
     )
+    if signed:
+        return signed_amount_schema(limit, ceiling)
     return {
         "oneOf": [
             {
@@ -137,11 +141,45 @@ def amount_schema(limit: Decimal, *, positive: bool = False) -> dict[str, Any]:
     }
 
 
+def signed_amount_schema(limit: Decimal, ceiling: str) -> dict[str, Any]:
+    """A correction: above or below zero ("-2.00"), never zero; its size as an amount's."""
+    return {
+        "oneOf": [
+            {
+                "type": "string",
+                # An optional minus before what an amount above zero is.
+                "pattern": "^-?" + amount_pattern(limit, positive=True)[1:],
+                "maxLength": AMOUNT_TEXT_MAX,
+                "example": "-2.00",
+            },
+            {
+                "type": "number",
+                "minimum": -limit,
+                "maximum": limit,
+                "multipleOf": Decimal("0.01"),
+                "not": {"enum": [0]},
+                "example": -2.0,
+            },
+        ],
+        "description": (
+            'A signed amount, not 0: a decimal string such as "-2.00" or "5" (an optional '
+            "minus, digits and one point, nothing else) or a JSON number written without an "
+            "exponent, with at most the currency's minor units (JPY: none), its size "
+            f"{ceiling}."
+        ),
+    }
+
+
 class AmountInputScheme(OpenApiSerializerFieldExtension):
     target_class = "cashdrawer.api.base.AmountInput"
+    match_subclasses = True
 
     def map_serializer_field(self, auto_schema, direction) -> dict[str, Any]:
-        return amount_schema(self.target.limit, positive=self.target.positive)
+        return amount_schema(
+            self.target.limit,
+            positive=self.target.positive,
+            signed=getattr(self.target, "signed", False),
+        )
 
 
 class MoneyFieldScheme(OpenApiSerializerFieldExtension):

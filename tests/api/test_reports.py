@@ -48,9 +48,25 @@ def test_discrepancy_report_has_the_shape_and_figures_of_the_day(api, chain, man
         "currency": "EUR",
         "sessions": 4,
         "not_counted_sessions": 1,
-        "start": {"reported": "150.00", "counted": "305.00", "discrepancy": "5.00"},
-        "end": {"expected": "902.00", "counted": "902.50", "discrepancy": "0.50"},
+        # R1, Main C and Sub A are their registers' first sessions: first openings, kept
+        # out of reported and counted, so counted - reported = the discrepancy.
+        "start": {
+            "reported": "150.00",
+            "counted": "155.00",
+            "discrepancy": "5.00",
+            "first_openings": 3,
+            "first_openings_float": "150.00",
+        },
+        "end": {
+            "expected": "902.00",
+            "counted": "902.50",
+            "discrepancy": "0.50",
+            "not_counted_sessions": 1,
+            "not_counted_expected": "155.00",
+        },
         "total_discrepancy": "5.50",
+        "corrections": {"count": 0, "total": "0.00"},
+        "total_discrepancy_after_corrections": "5.50",
     }
 
 
@@ -100,15 +116,34 @@ def test_yen_amounts_have_no_decimals(api, chain, root):
     assert (body["currency"], body["gross"], body["net"]) == ("JPY", "1500", "1500")
 
     body = get(api, root, "report-discrepancy", day_params(chain.tokyo)).json()
-    assert body["start"] == {"reported": "0", "counted": "10000", "discrepancy": "0"}
-    assert body["end"] == {"expected": "11500", "counted": "11500", "discrepancy": "0"}
+    assert body["start"] == {
+        "reported": "0",
+        "counted": "0",
+        "discrepancy": "0",
+        "first_openings": 1,
+        "first_openings_float": "10000",
+    }
+    assert body["end"] == {
+        "expected": "11500",
+        "counted": "11500",
+        "discrepancy": "0",
+        "not_counted_sessions": 0,
+        "not_counted_expected": "0",
+    }
 
 
 def test_an_empty_range_reports_zeros_not_nulls(api, chain, manager):
     params = day_params(chain.amsterdam, first=DAY.replace(year=2020), last=DAY.replace(year=2020))
     body = get(api, manager, "report-discrepancy", params).json()
     assert body["sessions"] == 0
-    assert body["end"] == {"expected": "0.00", "counted": "0.00", "discrepancy": "0.00"}
+    assert body["end"] == {
+        "expected": "0.00",
+        "counted": "0.00",
+        "discrepancy": "0.00",
+        "not_counted_sessions": 0,
+        "not_counted_expected": "0.00",
+    }
+    assert body["corrections"] == {"count": 0, "total": "0.00"}
 
 
 def test_location_may_be_left_out_by_a_user_of_one_location(api, chain, manager):

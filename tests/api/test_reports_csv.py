@@ -90,6 +90,12 @@ def test_discrepancy_csv_of_one_location_is_the_json_report(api, chain, manager)
         "end_counted": report["end"]["counted"],
         "end_discrepancy": report["end"]["discrepancy"],
         "total_discrepancy": report["total_discrepancy"],
+        "first_openings": str(report["start"]["first_openings"]),
+        "first_openings_float": report["start"]["first_openings_float"],
+        "not_counted_expected": report["end"]["not_counted_expected"],
+        "corrections": str(report["corrections"]["count"]),
+        "corrections_total": report["corrections"]["total"],
+        "total_discrepancy_after_corrections": report["total_discrepancy_after_corrections"],
     }
 
 
@@ -273,7 +279,9 @@ def test_excel_eu_has_a_bom_semicolons_and_decimal_commas(api, chain):
     assert text.startswith("\ufefflocation_id;location;currency;from;to;")
     [row] = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
     assert row["total_discrepancy"] == "-5,00"
-    assert row["start_counted"] == "100,00"
+    # Vienna's register opened for the first time: a first opening, not counted at the start.
+    assert row["start_counted"] == "0,00"
+    assert row["first_openings_float"] == "100,00"
     assert row["from"] == "2026-01-15"
 
 

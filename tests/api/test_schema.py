@@ -25,6 +25,7 @@ from cashdrawer.api.base import AmountInput, TextField, not_found
 from cashdrawer.money import CEILING_MAX, FIGURE_LIMIT, AmountError, parse_amount
 from cashdrawer.scope import FIRST_DATE, LAST_DATE
 from sessions_app import services
+from sessions_app.api import CorrectionAmountInput
 from sessions_app.exceptions import InvalidInput
 
 pytestmark = pytest.mark.django_db
@@ -166,6 +167,7 @@ def test_every_component_has_one_clean_name(schema):
         "AdjustmentRequest",
         "CloseRequest",
         "TransactionRequest",
+        "CorrectionRequest",
     }
     # A component speaks for itself: no docstring of a base class about the code.
     assert "description" not in schema["components"]["schemas"]["Register"]
@@ -244,16 +246,21 @@ _AMOUNT_TEXTS = st.one_of(
 )
 
 
-def _read_by_the_server(text: str, limit: Decimal, positive: bool) -> bool:
-    """What an amount field and then the service make of a text (EUR, the widest ceiling)."""
+def _read_by_the_server(text: str, limit: Decimal, positive: bool, signed: bool = False) -> bool:
+    """What an amount field and then the service make of a text (EUR, the widest ceiling).
+    A signed amount (a correction) is read as the API reads it, and is never 0."""
+    field = CorrectionAmountInput() if signed else AmountInput(limit=limit, positive=positive)
     try:
-        AmountInput(limit=limit, positive=positive).run_validation(text)
+        field.run_validation(text)
         amount = parse_amount(
-            text, currency="EUR", ceiling=None if limit == FIGURE_LIMIT else limit
+            text,
+            currency="EUR",
+            allow_negative=signed,
+            ceiling=None if limit == FIGURE_LIMIT else limit,
         )
     except (ValidationError, AmountError):
         return False
-    return amount > 0 if positive else True
+    return amount != 0 if signed else amount > 0 if positive else True
 
 
 @pytest.mark.parametrize(
@@ -272,6 +279,15 @@ def test_an_amount_pattern_admits_exactly_what_the_server_reads(
     string = schema["components"]["schemas"][component]["properties"][field]["oneOf"][0]
     admitted = len(text) <= string["maxLength"] and re.search(string["pattern"], text)
     assert bool(admitted) == _read_by_the_server(text, limit, positive), text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=st.one_of(_AMOUNT_TEXTS, _AMOUNT_TEXTS.map(lambda text: "-" + text)))
+def test_a_corrections_pattern_admits_exactly_the_signed_amounts_the_server_reads(schema, text):
+    amount = schema["components"]["schemas"]["CorrectionRequest"]["properties"]["amount"]
+    string = amount["oneOf"][0]
+    admitted = len(text) <= string["maxLength"] and re.search(string["pattern"], text)
+    assert bool(admitted) == _read_by_the_server(text, CEILING_MAX, False, signed=True), text
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
