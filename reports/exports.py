@@ -31,6 +31,7 @@ from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from cashdrawer.actors import Actor
 from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from reports.selectors import (
@@ -137,10 +138,14 @@ def report_filename(report: str, location: Location | None, first: dt.date, last
     return f"{report}_{scope}_{first.isoformat()}_{last.isoformat()}.csv"
 
 
-def staff_name(user: Any) -> str | None:
-    if user is None:
+def staff_name(who: Any) -> str | None:
+    """A person's name, or a terminal's device-token name marked "(device)"; who is a user
+    or a cashdrawer.actors.Actor."""
+    if who is None:
         return None
-    return user.get_full_name() or user.get_username()
+    if isinstance(who, Actor):
+        return f"{who.name} (device)" if who.kind == "device" else who.name
+    return who.get_full_name() or who.get_username()
 
 
 def _local(moment: dt.datetime | None, location: Location) -> dt.datetime | None:
@@ -275,6 +280,8 @@ SESSION_COLUMNS = (
     "transferred_to_main",
     "corrections_total",
     "total_discrepancy_after_corrections",
+    "closing_number",
+    "closing_hash",
 )
 
 
@@ -284,7 +291,9 @@ def session_rows(sessions: QuerySet[TrackingSession]) -> Iterator[list[Any]]:
     expected_cash is the figure stored at close, or for an open session the cash expected
     so far; counted_cash and end_discrepancy stay empty when nothing was counted.
     """
-    rows = sessions.select_related("register", "location", "opened_by", "closed_by")
+    rows = sessions.select_related(
+        "register", "location", "opened_by", "opened_by_device", "closed_by", "closed_by_device"
+    )
     for session in rows.iterator(chunk_size=CHUNK_ROWS):
         location = session.location
         currency = location.currency
@@ -297,8 +306,8 @@ def session_rows(sessions: QuerySet[TrackingSession]) -> Iterator[list[Any]]:
             session.status,
             _local(session.opened_at, location),
             _local(session.closed_at, location),
-            staff_name(session.opened_by),
-            staff_name(session.closed_by),
+            staff_name(session.opened_by_actor),
+            staff_name(session.closed_by_actor),
             session.opened_automatically,
             Amount(session.previous_closing_float, currency),
             Amount(session.opening_float, currency),
@@ -320,6 +329,8 @@ def session_rows(sessions: QuerySet[TrackingSession]) -> Iterator[list[Any]]:
             Amount(session.transferred_to_main, currency),
             Amount(session.corrections_total, currency),
             Amount(session.total_discrepancy_after_corrections, currency),
+            session.closing_number,
+            session.closing_hash or None,
         ]
 
 

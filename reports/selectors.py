@@ -17,7 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from cashdrawer.models import Location, Register
+from cashdrawer.actors import Actor, actor
+from cashdrawer.models import ApiToken, Location, Register
 from cashdrawer.money import ZERO, quantize
 from sessions_app.models import (
     Adjustment,
@@ -277,7 +278,7 @@ class _JournalLookups:
 
     def __init__(self) -> None:
         self.registers: dict[int, Register] = {}
-        self.staff: dict[int, Any] = {}
+        self.staff: dict[tuple[str, int], Actor | None] = {}
         self.sessions: dict[int, TrackingSession] = {}
 
     def session(self, session_id: int, register_id: int) -> TrackingSession:
@@ -293,12 +294,17 @@ class _JournalLookups:
             self.sessions[session_id] = session
         return session
 
-    def person(self, user_id: int | None) -> Any:
-        if user_id is None:
+    def person(self, user_id: int | None, device_id: int | None = None) -> Actor | None:
+        """Who recorded a row: its device when set, else its user (cashdrawer/actors.py)."""
+        key = ("device", device_id) if device_id is not None else ("user", user_id)
+        if key[1] is None:
             return None
-        if user_id not in self.staff:
-            self.staff[user_id] = get_user_model().objects.filter(pk=user_id).first()
-        return self.staff[user_id]
+        if key not in self.staff:
+            if device_id is not None:
+                self.staff[key] = actor(None, ApiToken.objects.filter(pk=device_id).first())
+            else:
+                self.staff[key] = actor(get_user_model().objects.filter(pk=user_id).first(), None)
+        return self.staff[key]
 
 
 def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[JournalEntry]:
@@ -318,6 +324,7 @@ def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[Jo
             "external_id",
             "late",
             "recorded_by_id",
+            "recorded_by_device_id",
         )
     )
     for (
@@ -332,6 +339,7 @@ def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[Jo
         external_id,
         late,
         recorded_by_id,
+        recorded_by_device_id,
     ) in rows.iterator(chunk_size=chunk_size):
         yield JournalEntry(
             at=occurred_at,
@@ -339,7 +347,7 @@ def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[Jo
             record_id=record_id,
             session=lookups.session(session_id, register_id),
             amount=amount,
-            staff=lookups.person(recorded_by_id),
+            staff=lookups.person(recorded_by_id, recorded_by_device_id),
             payment_method=payment_method,
             external_id=external_id,
             late=late,
@@ -350,7 +358,7 @@ def _journal_transactions(session_ids: QuerySet, chunk_size: int) -> Iterator[Jo
 def _journal_adjustments(session_ids: QuerySet, chunk_size: int) -> Iterator[JournalEntry]:
     rows = (
         Adjustment.objects.filter(session__in=session_ids)
-        .select_related("session__register", "session__location", "created_by")
+        .select_related("session__register", "session__location", "created_by", "created_by_device")
         .order_by("created_at", "id")
     )
     for row in rows.iterator(chunk_size=chunk_size):
@@ -360,7 +368,7 @@ def _journal_adjustments(session_ids: QuerySet, chunk_size: int) -> Iterator[Jou
             record_id=row.pk,
             session=row.session,
             amount=row.amount,
-            staff=row.created_by,
+            staff=row.created_by_actor,
             reason=row.reason,
         )
 
@@ -373,6 +381,7 @@ def _journal_transfers(session_ids: QuerySet, chunk_size: int) -> Iterator[Journ
             "sub_session__location",
             "main_session__register",
             "created_by",
+            "created_by_device",
         )
         .order_by("created_at", "id")
     )
@@ -383,7 +392,7 @@ def _journal_transfers(session_ids: QuerySet, chunk_size: int) -> Iterator[Journ
             record_id=row.pk,
             session=row.sub_session,
             amount=row.amount,
-            staff=row.created_by,
+            staff=row.created_by_actor,
             to_session=row.main_session,
         )
 

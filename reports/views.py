@@ -98,7 +98,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     if ordering not in selectors.SESSION_ORDERINGS:
         ordering = DEFAULT_ORDERING
     rows = selectors.session_list(sessions, ordering).select_related(
-        "opened_by", "closed_by", "main_session__register"
+        "opened_by", "opened_by_device", "closed_by", "closed_by_device", "main_session__register"
     )
     rows = rows.annotate(
         has_late=Exists(Transaction.objects.filter(session=OuterRef("pk"), late=True))
@@ -253,12 +253,12 @@ def _render_session(
         ).order_by("register__name", "opened_at")
     )
     transfers_in = list(
-        session.transfers_in.select_related("sub_session__register", "created_by").order_by(
-            "created_at", "id"
-        )
+        session.transfers_in.select_related(
+            "sub_session__register", "created_by", "created_by_device"
+        ).order_by("created_at", "id")
     )
     corrections = list(session.corrections.select_related("created_by"))
-    transactions = list(session.transactions.select_related("recorded_by"))
+    transactions = list(session.transactions.select_related("recorded_by", "recorded_by_device"))
     for row in transactions:
         row.method_label = _method_label(row.payment_method)
     context = {
@@ -271,7 +271,7 @@ def _render_session(
         "can_correct": role == Membership.Role.MANAGER and not session.is_open,
         "hide_expected": hide_expected,
         "counted_blind": counted_blind(session),
-        "adjustments": list(session.adjustments.select_related("created_by")),
+        "adjustments": list(session.adjustments.select_related("created_by", "created_by_device")),
         "transactions": transactions,
         "has_late": any(row.late for row in transactions),
         "opening_counts": _count_table(counts, CountLine.Stage.OPENING),

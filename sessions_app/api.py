@@ -21,11 +21,13 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from cashdrawer import selectors
+from cashdrawer.actors import actor, actor_of_request
 from cashdrawer.api.base import (
     ACTION_ERRORS,
     AMOUNT_TEXT_MAX,
     QUERY_ERRORS,
     READ_ERRORS,
+    ActorSerializer,
     AmountInput,
     AwareDateTimeField,
     CountInput,
@@ -35,7 +37,6 @@ from cashdrawer.api.base import (
     MoneyField,
     MoneyModelSerializer,
     MoneySerializer,
-    StaffSerializer,
     TextField,
     check_amount,
     errors,
@@ -97,7 +98,7 @@ class AdjustmentSerializer(MoneyModelSerializer):
         allow_null=True,
         help_text="Null for cashiers and devices under blind close.",
     )
-    created_by = StaffSerializer(read_only=True, allow_null=True)
+    created_by = ActorSerializer(source="created_by_actor", read_only=True, allow_null=True)
 
     class Meta:
         model = Adjustment
@@ -129,7 +130,7 @@ class SessionSerializer(MoneySerializer):
     location = serializers.IntegerField(source="location_id", read_only=True)
     status = serializers.ChoiceField(choices=TrackingSession.Status.choices, read_only=True)
     opened_at = serializers.DateTimeField(read_only=True)
-    opened_by = StaffSerializer(read_only=True, allow_null=True)
+    opened_by = ActorSerializer(source="opened_by_actor", read_only=True, allow_null=True)
     opened_automatically = serializers.BooleanField(read_only=True)
     opening_float = MoneyField(read_only=True, allow_null=True, help_text=BLIND_NULL)
     opening_note = serializers.CharField(read_only=True)
@@ -165,7 +166,7 @@ class SessionSerializer(MoneySerializer):
     total_refunds = MoneyField(read_only=True, allow_null=True)
     sales_by_method = serializers.SerializerMethodField()
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    closed_by = StaffSerializer(read_only=True, allow_null=True)
+    closed_by = ActorSerializer(source="closed_by_actor", read_only=True, allow_null=True)
     closing_note = serializers.CharField(read_only=True)
     counted_cash = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
     end_discrepancy = MoneyField(read_only=True, allow_null=True, help_text="Null: not counted.")
@@ -196,6 +197,17 @@ class SessionSerializer(MoneySerializer):
     main_session = serializers.IntegerField(
         source="main_session_id", read_only=True, allow_null=True, help_text="Sub sessions only."
     )
+    closing_number = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="1, 2, 3 … per register, without gaps; null while open.",
+    )
+    closing_hash = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="SHA-256 (64 hex characters) over this close and the register's previous "
+        "closing hash (docs/DOMAIN.md, rule 6); null while open.",
+    )
     adjustments = AdjustmentSerializer(many=True, read_only=True)
     counts = serializers.SerializerMethodField()
 
@@ -221,6 +233,7 @@ class SessionSerializer(MoneySerializer):
 
     def to_representation(self, session: TrackingSession) -> dict[str, Any]:
         data = super().to_representation(session)
+        data["closing_hash"] = data["closing_hash"] or None  # stored "" while open
         if hides_cash(self.context, session):
             data.update(dict.fromkeys(blind_fields(self)))
             data["adjustments"] = [{**row, "amount": None} for row in data["adjustments"]]
@@ -282,7 +295,7 @@ class CorrectionSerializer(MoneySerializer):
     amount = MoneyField(read_only=True, help_text="Signed: added to the total discrepancy.")
     reason = serializers.CharField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-    created_by = StaffSerializer(read_only=True)
+    created_by = serializers.SerializerMethodField()
     correction_number = serializers.IntegerField(
         read_only=True, help_text="1, 2, 3 … per register, without gaps."
     )
@@ -292,6 +305,11 @@ class CorrectionSerializer(MoneySerializer):
 
     def currency_of(self, correction: Correction) -> str:
         return correction.session.location.currency
+
+    @extend_schema_field(ActorSerializer)
+    def get_created_by(self, correction: Correction) -> dict[str, Any]:
+        # A correction is always a person's (managers only; never a device).
+        return ActorSerializer(actor(correction.created_by, None)).data
 
 
 # --- serializers: in (shape only; the services check the rest) -------------------------
@@ -463,11 +481,16 @@ def _session_queryset(request: Any):
             "register__main_register",
             "location",
             "opened_by",
+            "opened_by_device",
             "closed_by",
+            "closed_by_device",
             "main_session__register",
         )
         .prefetch_related(
-            Prefetch("adjustments", Adjustment.objects.select_related("created_by")),
+            Prefetch(
+                "adjustments",
+                Adjustment.objects.select_related("created_by", "created_by_device"),
+            ),
             Prefetch("counts", CountLine.objects.order_by("stage", "-value")),
         )
     )
@@ -525,7 +548,7 @@ class SessionListView(generics.ListAPIView):
             opening_float=body.get("opening_float"),
             opening_counts=body.get("opening_counts"),
             note=body.get("note", ""),
-            by=request.user,
+            by=actor_of_request(request),
         )
         return Response(_session_data(request, session), status=status.HTTP_201_CREATED)
 
@@ -586,7 +609,7 @@ class AdjustmentCreateView(SessionActionView):
             direction=body["direction"],
             amount=body["amount"],
             reason=body["reason"],
-            by=request.user,
+            by=actor_of_request(request),
             sees_expected=sees_blind_figures(request, session.location_id),
         )
         data = AdjustmentSerializer(adjustment, context={"request": request}).data
@@ -620,7 +643,7 @@ class SessionCloseView(SessionActionView):
             counts=body.get("counts"),
             retained_float=body.get("retained_float"),
             note=body.get("note", ""),
-            by=request.user,
+            by=actor_of_request(request),
         )
         return Response(_session_data(request, closed))
 
@@ -738,7 +761,7 @@ class TransactionListView(generics.ListAPIView):
             amount=body["amount"],
             occurred_at=body.get("occurred_at"),
             external_id=body.get("external_id"),
-            by=request.user,
+            by=actor_of_request(request),
         )
         data = TransactionSerializer(recorded.transaction, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED if recorded.created else 200)

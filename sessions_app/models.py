@@ -18,6 +18,7 @@ from django.db.models.functions import Coalesce, Length, Round
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
+from cashdrawer.actors import Actor, actor
 from cashdrawer.models import Location, Register, amount_field, figure_field
 
 User = settings.AUTH_USER_MODEL
@@ -280,6 +281,15 @@ class TrackingSession(models.Model):
     def is_counted(self) -> bool:
         return self.counted_cash is not None
 
+    @property
+    def opened_by_actor(self) -> Actor | None:
+        """Who opened it: a person or a device; None when opened automatically by nobody."""
+        return actor(self.opened_by, self.opened_by_device)
+
+    @property
+    def closed_by_actor(self) -> Actor | None:
+        return actor(self.closed_by, self.closed_by_device)
+
 
 class Transaction(models.Model):
     class Kind(models.TextChoices):
@@ -347,6 +357,10 @@ class Transaction(models.Model):
     def is_cash(self) -> bool:
         return self.payment_method == "cash"
 
+    @property
+    def recorded_by_actor(self) -> Actor | None:
+        return actor(self.recorded_by, self.recorded_by_device)
+
 
 class Adjustment(models.Model):
     class Direction(models.TextChoices):
@@ -384,6 +398,10 @@ class Adjustment(models.Model):
     @property
     def signed_amount(self) -> Decimal:
         return self.amount if self.direction == self.Direction.IN else -self.amount
+
+    @property
+    def created_by_actor(self) -> Actor | None:
+        return actor(self.created_by, self.created_by_device)
 
 
 class CountLine(models.Model):
@@ -447,6 +465,10 @@ class ClosingTransfer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} from session {self.sub_session_id} to {self.main_session_id}"
+
+    @property
+    def created_by_actor(self) -> Actor | None:
+        return actor(self.created_by, self.created_by_device)
 
 
 class Correction(models.Model):

@@ -65,7 +65,13 @@ def open_session_of(register_id: int) -> TrackingSession | None:
 
 def sessions_with_details() -> QuerySet[TrackingSession]:
     return TrackingSession.objects.select_related(
-        "register", "location", "opened_by", "closed_by", "main_session__register"
+        "register",
+        "location",
+        "opened_by",
+        "opened_by_device",
+        "closed_by",
+        "closed_by_device",
+        "main_session__register",
     )
 
 

@@ -72,6 +72,7 @@ def _session_for(request: HttpRequest, pk: int) -> tuple[TrackingSession, str]:
         "register__main_register",
         "location",
         "opened_by",
+        "opened_by_device",
         "main_session__register",
     )
     session = get_object_or_404(sessions, pk=pk)
@@ -143,7 +144,7 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
         session.register_id: session
         for session in TrackingSession.objects.filter(
             location=location, status=TrackingSession.Status.OPEN
-        ).select_related("opened_by", "register", "main_session__register")
+        ).select_related("opened_by", "opened_by_device", "register", "main_session__register")
     }
     cards = {}
     for register in registers:

@@ -290,3 +290,44 @@ def test_a_device_closes_and_the_chain_names_the_device(register, manager):
     assert closed.closed_by is None and closed.closed_by_device == token
     assert closed.opened_by is None and closed.opened_by_device == token
     assert _verify()[0] == 0
+
+
+def test_the_session_page_shows_the_closing_number_and_hash(client, register, manager):
+    _shift(register, manager, counted="110.00")
+    closed = _shift(register, manager, counted="110.00")
+    client.force_login(manager)
+
+    html = client.get(f"/sessions/{closed.pk}/").content.decode()
+
+    assert "Closing number" in html
+    assert '<dd class="closing-number">2 <code class="hash"' in html
+    assert closed.closing_hash[:12] in html
+
+
+def test_the_api_and_sessions_csv_carry_the_closing_number_and_hash(client, register, manager):
+    from rest_framework.test import APIClient
+
+    from tests.reports_fixtures import read_csv
+
+    open_session = services.open_session(register=register, opening_float="1.00", by=manager)
+    closed = services.close_session(session=open_session, counted="1.00", by=manager)
+    api = APIClient()
+    api.force_authenticate(manager)
+
+    body = api.get(f"/api/v1/sessions/{closed.pk}/").json()
+    assert (body["closing_number"], body["closing_hash"]) == (1, closed.closing_hash)
+    reopened = services.open_session(register=register, opening_float="1.00", by=manager)
+    body = api.get(f"/api/v1/sessions/{reopened.pk}/").json()
+    assert (body["closing_number"], body["closing_hash"]) == (None, None)
+
+    day = closed.opened_at.astimezone(register.location.tzinfo).date().isoformat()
+    rows = read_csv(
+        api.get(
+            "/api/v1/reports/sessions.csv",
+            {"location": register.location_id, "from": day, "to": day},
+        )
+    )
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[str(closed.pk)]["closing_number"] == "1"
+    assert by_id[str(closed.pk)]["closing_hash"] == closed.closing_hash
+    assert by_id[str(reopened.pk)]["closing_hash"] == ""

@@ -380,6 +380,15 @@ class StaffSerializer(serializers.Serializer):
         return user.get_full_name() or user.get_username()
 
 
+class ActorSerializer(serializers.Serializer):
+    """Who did it: a person (kind "user", the user's id) or a terminal (kind "device", the
+    id of its device token, named as the manager named the token)."""
+
+    kind = serializers.ChoiceField(choices=[("user", "user"), ("device", "device")])
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
 # --- writing a model through its clean() -----------------------------------------------
 
 

@@ -270,7 +270,7 @@ def test_open_a_session_with_a_count(client_for, cashier, counted_register):
     assert session["main_session"] is None
     assert session["closed_at"] is None
     assert session["counted_cash"] is None
-    assert session["opened_by"] == {"id": cashier.pk, "name": "Carl"}
+    assert session["opened_by"] == {"kind": "user", "id": cashier.pk, "name": "Carl"}
 
 
 def _session_at(register, opened: dt.datetime, closed: dt.datetime | None, counted: str):
@@ -353,7 +353,7 @@ def test_an_adjustment(client_for, cashier, register):
     }  # fmt: skip
     assert body["session"] == session.pk
     assert body["amount"] == "5.00"
-    assert body["created_by"] == {"id": cashier.pk, "name": "Carl"}
+    assert body["created_by"] == {"kind": "user", "id": cashier.pk, "name": "Carl"}
     session.refresh_from_db()
     assert session.adjustments_in == Decimal("5.00")
 

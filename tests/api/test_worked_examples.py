@@ -19,7 +19,7 @@ def test_worked_example_of_one_register(client_for, manager, register):
     session = _post(api, "/api/v1/sessions/", {"register": register.pk, "opening_float": "150.00"})
     assert session["start_discrepancy"] == "0.00"
     assert session["previous_closing_float"] is None
-    assert session["opened_by"] == {"id": manager.pk, "name": "Maria"}
+    assert session["opened_by"] == {"kind": "user", "id": manager.pk, "name": "Maria"}
     assert session["opened_automatically"] is False
 
     for kind, method, amount in [
@@ -42,7 +42,7 @@ def test_worked_example_of_one_register(client_for, manager, register):
         {"direction": "out", "amount": "10.00", "reason": "drawer over limit"},
     )
     assert out["amount"] == "10.00"
-    assert out["created_by"] == {"id": manager.pk, "name": "Maria"}
+    assert out["created_by"] == {"kind": "user", "id": manager.pk, "name": "Maria"}
     _post(
         api,
         f"/api/v1/sessions/{sid}/adjustments/",
@@ -77,7 +77,7 @@ def test_worked_example_of_one_register(client_for, manager, register):
     assert closed["cash_sales"] == "65.50"
     assert closed["cash_refunds"] == "5.50"
     assert closed["sales_by_method"] == {"card": "80.00", "cash": "65.50"}
-    assert closed["closed_by"] == {"id": manager.pk, "name": "Maria"}
+    assert closed["closed_by"] == {"kind": "user", "id": manager.pk, "name": "Maria"}
 
     late_sale = _post(
         api,

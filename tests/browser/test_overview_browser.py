@@ -43,7 +43,7 @@ def three_shifts(location, register, manager):
 def _rows(page) -> list[tuple[str, str]]:
     rows = page.locator("table.session-list tbody tr")
     return [
-        (row.get_attribute("data-session"), row.locator("td.num").inner_text().strip())
+        (row.get_attribute("data-session"), row.locator("td.num").first.inner_text().strip())
         for row in rows.all()
     ]
 
