@@ -331,3 +331,23 @@ def test_the_api_and_sessions_csv_carry_the_closing_number_and_hash(client, regi
     assert by_id[str(closed.pk)]["closing_number"] == "1"
     assert by_id[str(closed.pk)]["closing_hash"] == closed.closing_hash
     assert by_id[str(reopened.pk)]["closing_hash"] == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_verify_shares_the_registers_among_processes_and_finds_the_same_break(
+    location, make_register, manager
+):
+    registers = [
+        make_register(location, name=f"Till {n}", code=f"p{n}", count_method="total")
+        for n in range(3)
+    ]
+    closes = [_shift(register, manager, counted="110.00") for register in registers * 2]
+    assert journal.verify_in_parallel(jobs=2).closes == 6
+
+    # A break in the last register and one in the second: the second's is named first,
+    # as the sequential verification would.
+    _sql("UPDATE sessions_app_transaction SET amount = 9 WHERE session_id = %s", [closes[5].pk])
+    _sql("UPDATE sessions_app_transaction SET amount = 9 WHERE session_id = %s", [closes[4].pk])
+    parallel = journal.verify_in_parallel(jobs=2)
+    assert parallel.broken == journal.verify().broken
+    assert parallel.broken.record_id == closes[4].pk

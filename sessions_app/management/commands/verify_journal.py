@@ -21,8 +21,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--location", type=int, help="only this location's registers")
         parser.add_argument("--register", type=int, help="only this register")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=0,
+            help="processes to share the registers among (default: one per core)",
+        )
 
-    def handle(self, *args, location: int | None, register: int | None, **options) -> None:
+    def handle(
+        self, *args, location: int | None, register: int | None, jobs: int, **options
+    ) -> None:
         registers = None
         if location is not None or register is not None:
             chosen = Register.objects.all()
@@ -34,7 +42,7 @@ class Command(BaseCommand):
             if not registers:
                 raise CommandError("No such register or location.")
         started = time.monotonic()
-        result = journal.verify(registers)
+        result = journal.verify_in_parallel(registers, jobs=jobs)
         seconds = time.monotonic() - started
         broken = result.broken
         if broken is not None:
