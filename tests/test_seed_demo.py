@@ -202,9 +202,7 @@ class TestTheSeededDemo:
             if s.counted_cash is not None:
                 assert s.end_discrepancy == s.counted_cash - s.expected_cash
             counted_or_expected = s.counted_cash if s.counted_cash is not None else s.expected_cash
-            assert (
-                s.cash_removed + s.transferred_to_main == counted_or_expected - s.retained_float
-            )
+            assert s.cash_removed + s.transferred_to_main == counted_or_expected - s.retained_float
             # Only a sub session's cash goes to a main register; it removes nothing itself.
             if s.register.is_sub:
                 assert s.cash_removed == 0
