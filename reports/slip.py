@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from cashdrawer.actors import actor
+from cashdrawer.actors import Actor, actor
 from cashdrawer.models import Membership
 from cashdrawer.selectors import role_at
 from reports.views import _method_label, _session_for
@@ -34,10 +34,9 @@ DEFAULT_PAPER = "a4"
 HASH_SHOWN = 12  # characters of the closing hash printed: enough to compare by eye
 
 
-def who(user: Any, device: Any = None) -> str:
-    """Whoever did it, as every page names them: a person, or the device (its token's
-    name) a terminal acted with; "" when nobody is known."""
-    done_by = actor(user, device)
+def who(done_by: Actor | None) -> str:
+    """Whoever did it (a record's `*_by_actor`), as every page names them: a person, or the
+    device (its token's name) a terminal acted with; "" when nobody is known."""
     return done_by.name if done_by is not None else ""
 
 
@@ -110,8 +109,8 @@ def _block(
 ) -> SessionBlock:
     return SessionBlock(
         session=session,
-        opened_by=who(session.opened_by, session.opened_by_device),
-        closed_by=who(session.closed_by, session.closed_by_device),
+        opened_by=who(session.opened_by_actor),
+        closed_by=who(session.closed_by_actor),
         methods=_methods(sales, refunds),
         closing_number=session.closing_number,
         closing_hash=session.closing_hash[:HASH_SHOWN],
@@ -136,14 +135,14 @@ def closing_slip(session: TrackingSession) -> ClosingSlip:
 
     main = block(session)
     main.adjustments = [
-        AdjustmentRow(
-            a.created_at, a.direction, a.amount, a.reason, who(a.created_by, a.created_by_device)
-        )
+        AdjustmentRow(a.created_at, a.direction, a.amount, a.reason, who(a.created_by_actor))
         for a in session.adjustments.select_related("created_by", "created_by_device")
     ]
     count = list(session.counts.filter(stage=CountLine.Stage.CLOSING).order_by("-value"))
     corrections = [
-        CorrectionRow(c.correction_number, c.created_at, c.amount, c.reason, who(c.created_by))
+        CorrectionRow(
+            c.correction_number, c.created_at, c.amount, c.reason, who(actor(c.created_by, None))
+        )
         for c in session.corrections.select_related("created_by")
     ]
     corrections_total = sum((c.amount for c in corrections), Decimal("0.00"))
