@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from cashdrawer import health, views
+from cashdrawer import health, token_views, views
 
 admin.site.site_header = "Cashdrawer"
 admin.site.site_title = "Cashdrawer"
@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/", include("cashdrawer.api_urls")),
     path("admin/", admin.site.urls),
     path("", views.home, name="home"),
+    path("tokens/", token_views.tokens, name="tokens"),
+    path("tokens/<int:pk>/revoke/", token_views.revoke, name="token-revoke"),
     path("", include("sessions_app.urls")),
     path("", include("reports.urls")),
 ]
