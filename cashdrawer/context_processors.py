@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from cashdrawer.selectors import OPERATOR_ROLES, REPORT_ROLES, locations_for
+from django.utils.functional import SimpleLazyObject
+
+from cashdrawer.models import Location, Membership
+from cashdrawer.selectors import OPERATOR_ROLES, REPORT_ROLES
+
+
+def _roles(user) -> set[str]:
+    """Every role the user holds at some location, in one query (a superuser: all, as
+    cashdrawer.selectors treats them, once there is a location)."""
+    if not user.is_active:
+        return set()
+    if user.is_superuser:
+        return set(Membership.Role.values) if Location.objects.exists() else set()
+    return set(Membership.objects.filter(user=user).values_list("role", flat=True).distinct())
 
 
 def navigation(request) -> dict:
@@ -11,13 +24,13 @@ def navigation(request) -> dict:
         return {}
 
     def nav():
+        roles = _roles(user)
         return {
-            "reports": locations_for(user, roles=REPORT_ROLES).exists(),
-            "operations": locations_for(user, roles=OPERATOR_ROLES).exists(),
+            "reports": bool(roles & REPORT_ROLES),
+            "operations": bool(roles & OPERATOR_ROLES),
+            "tokens": Membership.Role.MANAGER in roles,
             "admin": user.is_staff,
         }
 
     # Lazy: pages that never show the bar (downloads, redirects) run no query.
-    from django.utils.functional import SimpleLazyObject
-
     return {"nav": SimpleLazyObject(nav)}
