@@ -2,12 +2,19 @@
 
 Each test leaves a full-page screenshot of where it ended in test-artifacts/screenshots/
 (kept by CI as artifacts, named in the README), so a person can look at every page.
+
+Every test also fails (an error at the `page` fixture's teardown) when a page it visited
+broke the Content-Security-Policy (settings.SECURE_CSP: no inline script or style) or
+threw an uncaught JavaScript error. A test that provokes a violation on purpose takes it
+out of `browser_problems` (`take_csp_violations()`), or it fails too.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,7 +24,7 @@ import pytest
 # browser while the test itself runs synchronously.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -44,8 +51,104 @@ def _denominations(shipped_denominations):
     """Every page that counts cash needs the shipped coins and notes."""
 
 
+# Runs in every page and frame before its own scripts: each CSP violation the browser
+# reports as a `securitypolicyviolation` event is kept in window.__cspViolations and
+# written to the console, where the `page` fixture collects it across navigations.
+CSP_VIOLATION_RECORDER = """
+(() => {
+  window.__cspViolations = [];
+  document.addEventListener("securitypolicyviolation", (event) => {
+    const violation = {
+      directive: event.effectiveDirective || event.violatedDirective,
+      blockedURI: event.blockedURI,
+      sourceFile: event.sourceFile,
+      lineNumber: event.lineNumber,
+      columnNumber: event.columnNumber,
+      sample: event.sample,
+      documentURI: event.documentURI,
+    };
+    window.__cspViolations.push(violation);
+    console.error("%s " + JSON.stringify(violation));
+  }, true);
+})();
+"""
+CSP_EVENT_PREFIX = "Content Security Policy violation event:"
+CSP_VIOLATION_RECORDER = CSP_VIOLATION_RECORDER % CSP_EVENT_PREFIX
+
+
+def _describe_event(violation: dict) -> str:
+    where = violation.get("sourceFile") or violation.get("documentURI") or "?"
+    return (
+        f"{violation.get('directive')} blocked {violation.get('blockedURI') or '?'}"
+        f" at {where}:{violation.get('lineNumber')}:{violation.get('columnNumber')}"
+        + (f" (sample: {violation['sample']!r})" if violation.get("sample") else "")
+        + f" on {violation.get('documentURI')}"
+    )
+
+
+@dataclass
+class BrowserProblems:
+    """What the pages of one test reported: CSP violations (Chromium's own console
+    messages and the `securitypolicyviolation` events) and uncaught page errors."""
+
+    csp_messages: list[str] = field(default_factory=list)  # Chromium's console errors
+    csp_events: list[dict] = field(default_factory=list)  # securitypolicyviolation events
+    page_errors: list[str] = field(default_factory=list)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        text = message.text
+        if text.startswith(CSP_EVENT_PREFIX):
+            event = json.loads(text.removeprefix(CSP_EVENT_PREFIX))
+            if event not in self.csp_events:
+                self.csp_events.append(event)
+        elif "Content Security Policy" in text:
+            location = message.location
+            self.csp_messages.append(f"{text} [{location.get('url')}:{location.get('lineNumber')}]")
+
+    def on_page_error(self, error: Error) -> None:
+        self.page_errors.append(f"{error.name}: {error.message}\n{error.stack or ''}".strip())
+
+    def collect_from(self, page: Page) -> None:
+        """The events still in the open page, in case a console message is not through."""
+        if page.is_closed():
+            return
+        try:
+            events = page.evaluate("window.__cspViolations || []")
+        except Error:  # the page is navigating or gone: its console messages are in
+            return
+        for event in events:
+            if event not in self.csp_events:
+                self.csp_events.append(event)
+
+    def take_csp_violations(self) -> list[str]:
+        """Every CSP violation so far, described, and forgotten: for a test that causes
+        violations on purpose (the detector's own test)."""
+        taken = [*self.csp_messages, *(_describe_event(event) for event in self.csp_events)]
+        self.csp_messages.clear()
+        self.csp_events.clear()
+        return taken
+
+    def report(self) -> str:
+        lines = []
+        if self.csp_messages or self.csp_events:
+            lines.append("The page broke the Content-Security-Policy (settings.SECURE_CSP):")
+            lines += [f"  - event: {_describe_event(event)}" for event in self.csp_events]
+            lines += [f"  - console: {message}" for message in self.csp_messages]
+        if self.page_errors:
+            lines.append("The page threw uncaught JavaScript errors:")
+            lines += [f"  - {error}" for error in self.page_errors]
+        return "\n".join(lines)
+
+
 @pytest.fixture
-def page(browser: Browser, live_server, request) -> Page:
+def browser_problems() -> BrowserProblems:
+    return BrowserProblems()
+
+
+@pytest.fixture
+def page(browser: Browser, live_server, request, browser_problems: BrowserProblems) -> Page:
     context = browser.new_context(
         base_url=live_server.url,
         viewport={"width": 1280, "height": 900},
@@ -53,6 +156,14 @@ def page(browser: Browser, live_server, request) -> Page:
         accept_downloads=True,
     )
     context.set_default_timeout(15_000)
+    context.add_init_script(CSP_VIOLATION_RECORDER)
+
+    def watch(new_page: Page) -> None:
+        new_page.on("console", browser_problems.on_console)
+        new_page.on("pageerror", browser_problems.on_page_error)
+
+    # Every page of the context: the test's and any it opens (a popup, a new tab).
+    context.on("page", watch)
     page = context.new_page()
     yield page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -60,7 +171,12 @@ def page(browser: Browser, live_server, request) -> Page:
     # full-page screenshot.
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=SCREENSHOTS / _screenshot_name(request.node.name), full_page=True)
+    for each in context.pages:
+        browser_problems.collect_from(each)
     context.close()
+    problems = browser_problems.report()
+    if problems:
+        pytest.fail(problems, pytrace=False)
 
 
 @pytest.fixture
