@@ -293,7 +293,8 @@ def tokens(request: HttpRequest) -> HttpResponse:
         form = IssueDeviceTokenForm(**form_kwargs)
     groups = tokens_by_location(scope.selected, now=timezone.now(), show_ended=show_ended)
     params = _list_params(request.GET)
-    issued = _take_issued(request) if request.method != "POST" else None
+    # Only a GET takes the secret: a HEAD (a link checker) must not use up its one showing.
+    issued = _take_issued(request) if request.method == "GET" else None
     context = {
         "section": "tokens",
         "scope": scope,
