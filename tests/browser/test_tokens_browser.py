@@ -94,3 +94,33 @@ def test_a_manager_issues_a_device_token_with_an_expiry_and_revokes_it(
     page.screenshot(path=SCREENSHOTS / "tokens-revoked-and-expired-shown.png", full_page=True)
     page.get_by_role("link", name="Hide revoked and expired").click()
     expect(page.locator("tr.token-row")).to_have_count(4)
+
+
+def test_a_manager_of_two_stores_picks_one_and_sees_a_past_expiry_refused(
+    page, log_in, make_user, location, other_location, register, make_register
+):
+    boss = make_user("bea", location=location, role="manager", first_name="Bea")
+    boss.memberships.create(location=other_location, role="manager")
+    vienna = make_register(other_location, name="Kassa Wien", code="wien")
+    issue_device_token(register=register, by=boss, name="Amsterdam terminal")
+    issue_device_token(register=vienna, by=boss, name="Vienna terminal")
+    log_in(boss.username)
+    page.goto("/tokens/")
+    expect(page.locator(".token-group h2")).to_have_text(["Amsterdam", "Vienna"])
+
+    with page.expect_navigation():  # static/js/app.js submits the picker on change
+        page.locator(".scope-bar select[name=location]").select_option(label="Vienna")
+    assert f"location={other_location.pk}" in page.url
+    expect(page.locator(".token-group h2")).to_have_text(["Vienna"])
+
+    form = page.locator("form.issue-form")
+    form.get_by_label("Register").select_option(label="Kassa Wien")
+    form.get_by_label("Name").fill("Late terminal")
+    form.get_by_label("Expires").fill("2020-01-01T12:00")
+    form.get_by_role("button", name="Issue token").click()
+
+    error = page.locator("form.issue-form .field-error")
+    expect(error).to_have_text("Give a moment in the future.")
+    expect(error).to_be_in_viewport()
+    expect(page.locator(".secret-box")).to_have_count(0)
+    assert not ApiToken.objects.filter(name="Late terminal").exists()
