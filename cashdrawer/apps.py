@@ -8,4 +8,8 @@ class CashdrawerConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receivers that record logins, failed logins and logouts.
-        from cashdrawer import audit  # noqa: F401
+        # Revokes a user's API tokens when their password changes or they are deactivated.
+        from cashdrawer import (
+            audit,  # noqa: F401
+            credentials,  # noqa: F401
+        )

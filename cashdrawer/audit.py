@@ -92,6 +92,9 @@ def _login_failed(sender: Any, credentials: dict, request: Any = None, **kwargs:
         username=username if isinstance(username, str) else "",
         via=via(request) if request is not None else "",
         address=client_address(request),
+        # django-axes (whose receiver runs first) refused it, or this failure started a
+        # lockout (cashdrawer/lockout.py).
+        reason="locked_out" if getattr(request, "axes_locked_out", False) else "",
     )
 
 

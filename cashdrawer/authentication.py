@@ -18,14 +18,16 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
 from cashdrawer.models import ApiToken, Register
 from cashdrawer.services import write_audit
@@ -60,12 +62,22 @@ def issue_user_token(*, user: Any, name: str = "") -> IssuedToken:
         name=name,
         prefix=secret[:8],
         digest=token_digest(secret),
+        expires_at=timezone.now() + dt.timedelta(days=settings.USER_TOKEN_DAYS),
     )
     write_audit(user=user, action="api_token.issue", obj=token, data={"kind": token.kind})
     return IssuedToken(token=token, secret=secret)
 
 
-def issue_device_token(*, register: Register, by: Any, name: str = "") -> IssuedToken:
+def issue_device_token(
+    *, register: Register, by: Any, name: str = "", expires_at: dt.datetime | None = None
+) -> IssuedToken:
+    """A token for one register's terminal, acting as the manager `by`. It works until it
+    is revoked, or until `expires_at` when the manager gives one (which must lie ahead)."""
+    if expires_at is not None:
+        if timezone.is_naive(expires_at):
+            raise ValidationError({"expires_at": [_("Give the time with its UTC offset.")]})
+        if expires_at <= timezone.now():
+            raise ValidationError({"expires_at": [_("Give a moment in the future.")]})
     secret = _new_secret(ApiToken.Kind.DEVICE)
     token = ApiToken.objects.create(
         kind=ApiToken.Kind.DEVICE,
@@ -74,12 +86,18 @@ def issue_device_token(*, register: Register, by: Any, name: str = "") -> Issued
         name=name,
         prefix=secret[:8],
         digest=token_digest(secret),
+        expires_at=expires_at,
     )
     write_audit(
         user=by,
         action="api_token.issue",
         obj=token,
-        data={"kind": token.kind, "register": register.pk, "name": name},
+        data={
+            "kind": token.kind,
+            "register": register.pk,
+            "name": name,
+            **({"expires_at": expires_at.isoformat()} if expires_at else {}),
+        },
     )
     return IssuedToken(token=token, secret=secret)
 
@@ -97,18 +115,38 @@ def reissue_secret(token: ApiToken) -> str:
     return secret
 
 
-def revoke_token(*, token: ApiToken, by: Any) -> None:
-    """Revoke a token for good; revoking twice changes nothing."""
+def revoke_token(*, token: ApiToken, by: Any, reason: str = ApiToken.RevokeReason.REVOKED) -> bool:
+    """Revoke a token for good; revoking twice changes nothing. True when it was revoked
+    now."""
     updated = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-        revoked_at=timezone.now(), revoked_by=by if getattr(by, "pk", None) else None
+        revoked_at=timezone.now(),
+        revoked_by=by if getattr(by, "pk", None) else None,
+        revoke_reason=reason,
     )
     if updated:
         write_audit(
-            user=by,
+            user=by if getattr(by, "pk", None) else None,
             action="api_token.revoke",
             obj=token,
-            data={"kind": token.kind, "register": token.register_id, "name": token.name},
+            data={
+                "kind": token.kind,
+                "register": token.register_id,
+                "name": token.name,
+                "reason": str(reason),
+            },
         )
+    return bool(updated)
+
+
+def revoke_user_tokens(*, user: Any, reason: str) -> int:
+    """Revoke every user token of `user` (their password changed, or they were
+    deactivated); the number revoked. Device tokens the user issued are the registers'
+    credentials: a password change leaves them alone, a deactivation stops them (they act
+    as their manager, who must be active) and revokes them too."""
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    if reason != ApiToken.RevokeReason.DEACTIVATED:
+        tokens = tokens.filter(kind=ApiToken.Kind.USER)
+    return sum(revoke_token(token=token, by=None, reason=reason) for token in tokens)
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -123,21 +161,38 @@ class TokenAuthentication(BaseAuthentication):
         try:
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            raise AuthenticationFailed(_("Invalid token.")) from None
+            _refuse(request, _("Invalid token."))
         token = (
             ApiToken.objects.select_related("user", "register__location")
             .filter(digest=token_digest(secret))
             .first()
         )
         if token is None or token.is_revoked:
-            raise AuthenticationFailed(_("Invalid or revoked token."))
+            _refuse(request, _("Invalid or revoked token."))
+        if token.is_expired():
+            _refuse(
+                request,
+                _("This token has expired; ask for a new one."),
+                code="token_expired",
+            )
         if not token.user.is_active:
-            raise AuthenticationFailed(_("The token's user is inactive."))
+            _refuse(request, _("The token's user is inactive."))
         _touch(token)
         return token.user, token
 
     def authenticate_header(self, request) -> str:
         return KEYWORD
+
+
+def _refuse(request, message: str, code: str = "authentication_failed") -> NoReturn:
+    """401 for a wrong, revoked or expired token; 429 once one client address has sent
+    too many of them (settings.API_BAD_TOKEN_RATE), so tokens cannot be guessed at speed."""
+    from cashdrawer.throttling import BadTokenThrottle
+
+    throttle = BadTokenThrottle()
+    if not throttle.allow_request(request, None):
+        raise Throttled(wait=throttle.wait())
+    raise AuthenticationFailed(message, code=code)
 
 
 def _touch(token: ApiToken) -> None:
@@ -153,9 +208,12 @@ def _touch(token: ApiToken) -> None:
 
 
 def credential_identity(request) -> str | None:
-    """Who sent a request, for idempotency keys: the token, else the logged-in user."""
-    if isinstance(request.auth, ApiToken):
-        return f"token:{request.auth.pk}"
+    """Who sent a request, for the scope of its idempotency keys: the register of a device
+    token (every terminal of the register, whichever token it has now), else the user
+    behind the credential (a user token, a new token of the same user, or the browser's
+    session all share the user's keys)."""
+    if isinstance(request.auth, ApiToken) and request.auth.is_device_token:
+        return f"register:{request.auth.register_id}"
     user = getattr(request, "user", None)
     if getattr(user, "is_authenticated", False):
         return f"user:{user.pk}"

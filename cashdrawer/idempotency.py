@@ -1,8 +1,10 @@
 """Idempotency-Key on POST requests (API.md "Idempotency").
 
 A POST with an `Idempotency-Key` runs in one database transaction that begins by
-inserting an IdempotencyRecord for (credentials, key), goes on with the request's effect,
-and stores the response on the record before committing. So:
+inserting an IdempotencyRecord for (scope, key), goes on with the request's effect, and
+stores the response on the record before committing. The scope is the register of a
+device token, else the user behind the credential: a new token of the same user replays
+what the old one got; another user's same key is another request. So:
 
 - a repeat after the commit finds the record (unique violation) and gets the stored
   response again, with the header `Idempotent-Replayed: true`;
@@ -60,9 +62,10 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
-        "1-255 printable ASCII characters. A repeat with the same key, body, path and "
-        "credentials answers the first response again and changes nothing; another body "
-        "or path is 422. Keys are kept at least 30 days."
+        "1-255 printable ASCII characters, scoped to the user (or, for a device token, "
+        "the register). A repeat with the same key, body and path answers the first "
+        "response again and changes nothing, whichever token of the user (or register) "
+        "sends it; another body or path is 422. Keys are kept at least 30 days."
     ),
 )
 REPLAYED_PARAMETER = OpenApiParameter(

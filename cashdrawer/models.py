@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import zoneinfo
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -98,18 +100,29 @@ class Location(models.Model):
                 }
             )
         if self.pk:
-            before = Location.objects.filter(pk=self.pk).values_list("currency", flat=True).first()
-            has_sessions = self.registers.filter(sessions__isnull=False).exists()
-            if before and before != self.currency and has_sessions:
-                raise ValidationError(
-                    {
-                        "currency": _(
-                            "This location already has sessions in %(currency)s; "
-                            "its currency can no longer change."
-                        )
-                        % {"currency": before}
-                    }
-                )
+            before = Location.objects.filter(pk=self.pk).values("currency", "timezone").first()
+            if before is None:
+                return
+            changed_currency = before["currency"] != self.currency
+            # The time zone decides which day a session belongs to: moved, last year's
+            # days and closes would move with it.
+            changed_timezone = before["timezone"] != self.timezone
+            if not (changed_currency or changed_timezone):
+                return
+            if not self.registers.filter(sessions__isnull=False).exists():
+                return
+            errors = {}
+            if changed_currency:
+                errors["currency"] = _(
+                    "This location already has sessions in %(currency)s; "
+                    "its currency can no longer change."
+                ) % {"currency": before["currency"]}
+            if changed_timezone:
+                errors["timezone"] = _(
+                    "This location already has sessions in the time zone %(timezone)s; "
+                    "its time zone can no longer change."
+                ) % {"timezone": before["timezone"]}
+            raise ValidationError(errors)
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
@@ -505,6 +518,9 @@ class ApiToken(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # A device token's expiry, if its manager gave one; a user token's is set when it is
+    # issued (settings.USER_TOKEN_DAYS, see `expires`).
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -513,6 +529,15 @@ class ApiToken(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("revoked by"),
+    )
+
+    class RevokeReason(models.TextChoices):
+        REVOKED = "revoked", _("revoked")
+        PASSWORD_CHANGED = "password_changed", _("password changed")
+        DEACTIVATED = "deactivated", _("user deactivated")
+
+    revoke_reason = models.CharField(
+        _("why revoked"), max_length=20, choices=RevokeReason, blank=True
     )
 
     class Meta:
@@ -541,6 +566,20 @@ class ApiToken(models.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    @property
+    def expires(self) -> dt.datetime | None:
+        """When the token stops working: a user token USER_TOKEN_DAYS after it was issued
+        (a shorter setting shortens the tokens already out), a device token at the expiry
+        its manager gave it, or never."""
+        if self.kind == self.Kind.USER and self.created_at is not None:
+            limit = self.created_at + dt.timedelta(days=settings.USER_TOKEN_DAYS)
+            return min(limit, self.expires_at) if self.expires_at else limit
+        return self.expires_at
+
+    def is_expired(self, now: dt.datetime | None = None) -> bool:
+        expires = self.expires
+        return expires is not None and (now or timezone.now()) >= expires
+
 
 class IdempotencyRecord(models.Model):
     """The response to a POST that carried an Idempotency-Key, kept to answer its repeats.
@@ -550,8 +589,9 @@ class IdempotencyRecord(models.Model):
     and it is committed together with the effect, or rolled back with it.
     """
 
-    # Who sent it: "token:<id>" or "user:<id>" (session cookie); keys of different
-    # credentials never meet.
+    # Whose key it is: "register:<id>" for a device token (every terminal of the
+    # register), "user:<id>" for a user token or the browser's session (every credential
+    # of the user); keys of different registers or users never meet.
     identity = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
     # SHA-256 of the method, the path and the canonical JSON body.

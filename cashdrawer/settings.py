@@ -11,6 +11,7 @@ LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
+from django.utils.csp import CSP
 
 from cashdrawer.env import env_bool, env_int, env_list, env_str
 
@@ -66,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
+    "axes",
     "cashdrawer",
     "sessions_app",
     "reports",
@@ -73,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     # Serves /static/ with DEBUG off too (no separate web server needed for a store).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside every middleware that may touch the database, so that they see the 500
@@ -86,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as its documentation asks: turns a locked-out login into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cashdrawer.urls"
@@ -150,6 +157,53 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Failed logins (django-axes, on the login page, the admin's and POST /api/v1/auth/token/):
+# after LOGIN_FAILURE_LIMIT failures for one username, or from one address, with no
+# LOGIN_LOCKOUT_MINUTES pause between them, that username or address is refused for
+# LOGIN_LOCKOUT_MINUTES, the right password included (cashdrawer/lockout.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout do not make it longer: it ends LOGIN_LOCKOUT_MINUTES after
+# the failure that started it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "cashdrawer.audit.client_address"
+AXES_LOCKOUT_CALLABLE = "cashdrawer.lockout.lockout_response"
+# Successful logins are in our audit trail already; failures are kept by axes (to count
+# them) and audited by us.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+if AXES_FAILURE_LIMIT < 1 or dt.timedelta(0) >= AXES_COOLOFF_TIME:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT and LOGIN_LOCKOUT_MINUTES must be positive.")
+
+# API tokens (cashdrawer/authentication.py): a user token works for USER_TOKEN_DAYS after
+# it was issued; a device token until the expiry its manager gave it, if any.
+USER_TOKEN_DAYS = env_int("USER_TOKEN_DAYS", 30)
+if not 1 <= USER_TOKEN_DAYS <= 3660:
+    raise ImproperlyConfigured("USER_TOKEN_DAYS must lie between 1 and 3660 days.")
+
+# Request rates of the API (cashdrawer/throttling.py), as DRF writes them ("10/min"):
+# POST /api/v1/auth/token/ per client address, wrong or unknown tokens per client
+# address, and every request of one token (counted in each server process).
+API_LOGIN_RATE = env_str("API_LOGIN_RATE") or "10/min"
+API_BAD_TOKEN_RATE = env_str("API_BAD_TOKEN_RATE") or "20/min"
+API_TOKEN_RATE = env_str("API_TOKEN_RATE") or "3000/min"
+
+# The default cache is each process's memory (the per-token rate); the login and
+# bad-token rates are counted in a database table shared by every server process
+# (created by `manage.py createcachetable`, which scripts/run and scripts/serve call).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shared": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "cashdrawer_cache",
+    },
+}
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -192,6 +246,12 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "cashdrawer.api.base.Pagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["cashdrawer.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": API_TOKEN_RATE,
+        "login": API_LOGIN_RATE,
+        "bad_token": API_BAD_TOKEN_RATE,
+    },
     "EXCEPTION_HANDLER": "cashdrawer.exception_handler.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -201,11 +261,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "The API for POS terminals, scripts and integrations. Authenticate with "
         "`Authorization: Token <key>` (a user token from POST /api/v1/auth/token/, or a "
-        "device token a manager issues for one register). Money travels as decimal "
-        "strings with the currency's minor units; times as ISO 8601 with an offset. Every "
-        "POST takes an `Idempotency-Key` header. Errors: 400 `{field: [message]}`; "
-        "401/403/404/409/415/422/503 `{detail, code}`; a 503 (the database is unavailable) "
-        "has `Retry-After`."
+        "device token a manager issues for one register). A user token expires after "
+        f"{USER_TOKEN_DAYS} days (401 `token_expired`) and with its user's password. Money "
+        "travels as decimal strings with the currency's minor units; times as ISO 8601 "
+        "with an offset. Every POST takes an `Idempotency-Key` header, scoped to the user "
+        "(or a device token's register). Errors: 400 `{field: [message]}`; "
+        "401/403/404/409/415/422/429/503 `{detail, code}`; a 429 (too many requests) and a "
+        "503 (the database is unavailable) have `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
@@ -241,10 +303,82 @@ LOGGING = {
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stderr"], "level": env_str("LOG_LEVEL") or "INFO"},
     # Django's own loggers send through the root's handler, not their DEBUG-only one.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # django-axes says INFO about every login; failures are in the audit trail.
+        "axes": {"level": "WARNING"},
+    },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    CSRF_COOKIE_HTTPONLY = False
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# --- security (docs/SECURITY.md) ---------------------------------------------------------
+
+# HTTPS=1: the site is reached over TLS only, usually through a proxy that terminates it
+# and says so in X-Forwarded-Proto (docs/DEPLOYMENT.md). Then plain-HTTP requests are
+# redirected, browsers are told to come back over HTTPS only (HSTS) and cookies are
+# never sent without TLS.
+HTTPS = env_bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # /healthz and /readyz answer load balancers that probe over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", default=False)
+    # Both are the operator's choice, not a default: HSTS for every subdomain breaks any
+    # of them still served over plain HTTP, and the preload list is a promise to browser
+    # makers that is slow to take back. `check --deploy` warns about each left off; that
+    # choice is made here, so the warnings are silenced (docs/SECURITY.md).
+    SILENCED_SYSTEM_CHECKS = [
+        *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    ]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Permissions-Policy (django-permissions-policy): no page uses any of these features.
+PERMISSIONS_POLICY = {
+    name: []
+    for name in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+
+# Content-Security-Policy (Django's own middleware): scripts, styles, images and fonts
+# from this site only; no inline script or style, no plugins, no framing.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
+# The session cookie: gone when the browser closes (a shared store PC) and after
+# SESSION_IDLE_HOURS without a request; each request moves the end along.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_HOURS", 12) * 60 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False

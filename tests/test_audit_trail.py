@@ -450,7 +450,12 @@ def test_device_tokens_issued_and_revoked_are_audited_with_their_store(
         "admin",
         register.location,
     )
-    assert revoked.data == {"kind": "device", "register": register.pk, "name": "Till 1"}
+    assert revoked.data == {
+        "kind": "device",
+        "register": register.pk,
+        "name": "Till 1",
+        "reason": "revoked",
+    }
     assert response.json()["token"] not in every_data()
 
 

@@ -443,7 +443,8 @@ def resolve_or_none(path: str):
 
 
 class ErrorSerializer(serializers.Serializer):
-    """401, 403, 404, 409, 415, 422, 503: a message for people and a code for programs."""
+    """401, 403, 404, 409, 415, 422, 429, 503: a message for people and a code for
+    programs."""
 
     detail = serializers.CharField()
     code = serializers.CharField()
@@ -475,15 +476,20 @@ _ERROR_DESCRIPTIONS = {
     "`idempotency_key_in_flight` (safe to retry with the same key).",
     415: "`unsupported_media_type`: send the body as `Content-Type: application/json`.",
     422: "`idempotency_key_reused`: this key was used for another request.",
+    429: "`throttled`: too many requests — POST /api/v1/auth/token/ more than 10 times a "
+    "minute from one address, more wrong or expired tokens from one address than the rate "
+    "allows, or more than the rate of one token — or `locked_out`: logging in is refused "
+    "for 15 minutes after 10 failed logins for the username or from the address. Retry "
+    "after `Retry-After` seconds; nothing was changed.",
     503: "`database_unavailable`: the database cannot be reached or asks for a retry. Nothing "
     "was changed: retry after `Retry-After` seconds (a POST with the same Idempotency-Key "
     "lands once).",
 }
 
-# Every operation can meet a database outage, so every one documents 503 (with its
-# Retry-After header: cashdrawer/api/schema.py). 429 is not documented: nothing answers
-# it yet; the throttles that will answer it add it here with its Retry-After.
-ALWAYS = (503,)
+# Every operation can meet a database outage and a throttle (cashdrawer/throttling.py),
+# so every one documents 429 and 503, each with its Retry-After header
+# (cashdrawer/api/schema.py).
+ALWAYS = (429, 503)
 
 
 def errors(*codes: int, **descriptions: str) -> dict[int, OpenApiResponse]:
@@ -498,7 +504,7 @@ def errors(*codes: int, **descriptions: str) -> dict[int, OpenApiResponse]:
     }
 
 
-# The errors each kind of operation can answer (besides 503).
+# The errors each kind of operation can answer (besides 429 and 503).
 QUERY_ERRORS = (400, 401, 403, 404)  # a bad filter or page; a page past the last
 READ_ERRORS = (401, 403, 404)  # one object
 CREATE_ERRORS = (400, 401, 403, 409, 415, 422)  # a POST with an Idempotency-Key

@@ -8,7 +8,7 @@ what the server accepts and answers, and a client generated from it can be trust
   whitespace. Ids: JSON integers from 1.
 - "A total or a count, not both": `not`, which a generated client ignores and a
   validator checks.
-- Every 401 has `WWW-Authenticate`, every 503 `Retry-After`; `Idempotent-Replayed` is on
+- Every 401 has `WWW-Authenticate`, every 429 and 503 `Retry-After`; `Idempotent-Replayed` is on
   the answers that a repeat replays (2xx) only.
 - A request body is one component named once (`CloseRequest`, not `CloseRequestRequest`).
 
@@ -40,7 +40,7 @@ RETRY_AFTER = OpenApiParameter(
     name="Retry-After",
     type={"type": "integer", "minimum": RETRY_AFTER_CONFLICT},
     location=OpenApiParameter.HEADER,
-    response=[503],
+    response=[429, 503],
     required=True,
     description="Seconds to wait before retrying.",
 )

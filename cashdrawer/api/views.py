@@ -25,6 +25,7 @@ from cashdrawer.api.base import (
     QUERY_ERRORS,
     READ_ERRORS,
     UPDATE_ERRORS,
+    AwareDateTimeField,
     IdRelatedField,
     InputSerializer,
     MoneyField,
@@ -50,6 +51,7 @@ from cashdrawer.permissions import (
     is_device,
 )
 from cashdrawer.services import record_login, record_logout, write_audit
+from cashdrawer.throttling import LoginRateThrottle
 
 POST_PARAMETERS = [IDEMPOTENCY_KEY_PARAMETER, REPLAYED_PARAMETER]
 
@@ -147,8 +149,8 @@ class LocationSerializer(MoneyModelSerializer):
     ),
     partial_update=extend_schema(
         summary="Change a location (its managers)",
-        description="Its name is unique; its currency no longer changes once it has sessions "
-        "(400 otherwise).",
+        description="Its name is unique; its currency and its time zone no longer change "
+        "once it has sessions (400 otherwise).",
         responses={200: LocationSerializer, **errors(*UPDATE_ERRORS)},
     ),
 )
@@ -410,6 +412,14 @@ class AuthTokenView(GenericAPIView):
 
     permission_classes = [AllowAny]
     serializer_class = TokenRequestSerializer
+
+    def get_throttles(self) -> list:
+        # Password guessing: 10 attempts a minute from one address (API_LOGIN_RATE), then
+        # 429; django-axes locks the username or address out after 10 failures as well.
+        if self.request.method == "POST":
+            return [LoginRateThrottle()]
+        return super().get_throttles()
+
     # A token is never stored in an idempotency record; a repeat gets a new secret.
     idempotency_store = staticmethod(_without_secret)
 
@@ -432,8 +442,10 @@ class AuthTokenView(GenericAPIView):
             serializer = self.get_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
             # A wrong password is audited by the user_login_failed signal (cashdrawer/audit.py).
+            # Django's own request, so django-axes (settings AXES_*) counts the failure
+            # and its middleware turns a lockout into 429 `locked_out`.
             user = authenticate(
-                request,
+                request._request,
                 username=serializer.validated_data["username"],
                 password=serializer.validated_data["password"],
             )
@@ -500,6 +512,7 @@ class DeviceTokenSerializer(serializers.ModelSerializer):
             "created_at",
             "created_by",
             "last_used_at",
+            "expires_at",
             "revoked_at",
         ]
         read_only_fields = fields
@@ -511,6 +524,13 @@ class DeviceTokenRequestSerializer(InputSerializer):
         required=False,
         trim_whitespace=True,
         help_text='e.g. "Till 1 terminal"',
+    )
+    expires_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="With its UTC offset, in the future. From then on the token answers 401 "
+        "`token_expired`. Default: the token does not expire (revoke it when the terminal "
+        "goes).",
     )
 
 
@@ -560,7 +580,10 @@ class RegisterDeviceTokensView(GenericAPIView):
         body = DeviceTokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         issued = issue_device_token(
-            register=register, by=request.user, name=body.validated_data.get("name", "")
+            register=register,
+            by=request.user,
+            name=body.validated_data.get("name", ""),
+            expires_at=body.validated_data.get("expires_at"),
         )
         data = DeviceTokenSerializer(issued.token).data
         return Response({**data, "token": issued.secret}, status=status.HTTP_201_CREATED)

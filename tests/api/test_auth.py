@@ -129,7 +129,7 @@ def test_a_manager_issues_a_device_token_shown_once(client_for, manager, registe
     body = response.json()
     assert set(body) == {
         "id", "register", "name", "prefix", "created_at", "created_by",
-        "last_used_at", "revoked_at", "token",
+        "last_used_at", "expires_at", "revoked_at", "token",
     }  # fmt: skip
     assert body["register"] == register.pk
     assert body["created_by"] == {"id": manager.pk, "name": "Maria"}

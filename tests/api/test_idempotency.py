@@ -90,6 +90,54 @@ def test_keys_of_different_credentials_never_meet(client_for, manager, cashier, 
     assert Transaction.objects.count() == 2
 
 
+def test_a_new_token_of_the_same_user_replays_the_first_answer(
+    client_for, api_client, manager, register
+):
+    """Keys belong to the user behind the credential: a terminal or script that gets a new
+    token keeps its replay protection; the browser session of the user shares them too."""
+    first = client_for(manager).post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="sale-1"
+    )
+    again = client_for(manager).post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="sale-1"
+    )
+    api_client.force_login(manager)
+    in_the_browser = api_client.post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="sale-1"
+    )
+    assert first.status_code == 201
+    assert (again.status_code, again["Idempotent-Replayed"]) == (201, "true")
+    assert (in_the_browser.status_code, in_the_browser["Idempotent-Replayed"]) == (201, "true")
+    assert again.json() == in_the_browser.json() == first.json()
+    assert Transaction.objects.count() == 1
+
+
+def test_device_tokens_share_their_registers_keys_and_no_one_elses(
+    device_client_for, client_for, manager, register, counted_register
+):
+    """A terminal with a new device token of its register replays; the same key on another
+    register's token, or by the manager who issued the tokens, is a request of its own."""
+    first = device_client_for(register).post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="pos-7"
+    )
+    new_token = device_client_for(register).post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="pos-7"
+    )
+    other_till = device_client_for(counted_register).post(
+        "/api/v1/transactions/", _sale(counted_register), HTTP_IDEMPOTENCY_KEY="pos-7"
+    )
+    issuer = client_for(manager).post(
+        "/api/v1/transactions/", _sale(register), HTTP_IDEMPOTENCY_KEY="pos-7"
+    )
+    assert first.status_code == other_till.status_code == issuer.status_code == 201
+    assert new_token.json() == first.json()
+    assert new_token["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in other_till
+    assert "Idempotent-Replayed" not in issuer
+    assert Transaction.objects.filter(register=register).count() == 2
+    assert Transaction.objects.filter(register=counted_register).count() == 1
+
+
 def test_a_refused_request_is_not_kept_so_a_later_retry_goes_through(
     client_for, manager, main_register, sub_a
 ):
@@ -208,7 +256,7 @@ def test_a_repeat_while_the_first_is_in_flight_waits_or_answers_409(
         try:
             with transaction.atomic():
                 IdempotencyRecord.objects.create(
-                    identity=f"token:{token.pk}",
+                    identity=f"user:{token.user_id}",
                     key="slow",
                     fingerprint="x",
                     created_at=timezone.now(),
