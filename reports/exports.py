@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -71,7 +72,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_text(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    """A text cell that no spreadsheet runs as a formula: one that starts like a formula
+    gets a leading apostrophe. The first character is compared in its NFKC form, so the
+    full-width and small forms (＝＋－＠, ﹦﹢﹣﹫) that some spreadsheets read as their
+    ASCII forms are neutralised too."""
+    if value[:1] and unicodedata.normalize("NFKC", value[:1]).startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
 
 
 def format_cell(value: Any, dialect: Dialect) -> str:

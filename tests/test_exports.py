@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import unicodedata
 from decimal import Decimal
 
 import pytest
@@ -29,7 +30,14 @@ EXCEL, EXCEL_EU = DIALECTS["excel"], DIALECTS["excel-eu"]
 # --- cells ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", ["=1+2", "+31 6 1234", "-2", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("=1+2", "+31 6 1234", "-2", "@SUM(A1)", "\tx", "\rx"),
+        # Full-width and small forms, which some spreadsheets read as their ASCII forms.
+        *("＝1+2", "＋31 6 1234", "－2", "＠SUM(A1)", "﹦1", "﹢1", "﹣1", "﹫x"),
+    ],
+)
 def test_text_a_spreadsheet_would_run_is_neutralised(text):
     assert safe_text(text) == "'" + text
     assert format_cell(text, EXCEL) == "'" + text
@@ -43,7 +51,7 @@ def test_ordinary_text_is_left_alone(text):
 @given(st.text())
 def test_no_text_cell_ever_starts_a_formula(text):
     cell = format_cell(text, EXCEL)
-    assert not cell.startswith(exports.FORMULA_STARTS)
+    assert not unicodedata.normalize("NFKC", cell[:1]).startswith(exports.FORMULA_STARTS)
     assert cell in (text, "'" + text)
 
 

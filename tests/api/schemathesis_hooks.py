@@ -47,7 +47,7 @@ STATE_RULES: list[tuple[str, str]] = [
     ("location|main_register", r"does not exist"),
     ("non_field_errors", r"already exists"),
     ("name", r"already exists"),
-    ("currency", r"can no longer change"),
+    ("currency|timezone", r"can no longer change"),
     ("main_register", r"same location|is not a main register|needs a main register"),
     ("main_register", r"Only a sub-register has a main register|its own main register"),
     ("default_float", r"A sub-register has no default float|ceiling for one amount"),

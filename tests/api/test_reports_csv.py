@@ -11,9 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from reports import selectors
 from reports.selectors import SESSION_ORDERINGS
+from sessions_app import services
 from sessions_app.models import Adjustment, ClosingTransfer, Transaction
 from tests import reports_fixtures
 from tests.reports_fixtures import (
@@ -21,7 +23,9 @@ from tests.reports_fixtures import (
     DAY,
     csv_text,
     day_params,
+    local,
     read_csv,
+    sell,
     url,
 )
 
@@ -321,3 +325,36 @@ def test_rows_are_read_while_the_file_is_sent_not_before(api, chain, manager, na
     assert content.count(b"\r\n") > 1
     assert not any(f'FROM "{table}"' in q["sql"] for q in view_queries.captured_queries)
     assert any(f'FROM "{table}"' in q["sql"] for q in streamed_queries.captured_queries)
+
+
+FULL_WIDTH_STARTS = ("＝", "＋", "－", "＠")
+
+
+@pytest.mark.parametrize("name", CSV_URLS)
+def test_full_width_formula_starts_are_neutralised_in_every_csv(
+    api, make_user, make_register, name
+):
+    """A store, register, notes, reasons and ids starting with ＝＋－＠ (which some
+    spreadsheets read as = + - @) reach every CSV with the apostrophe in front."""
+    store = Location.objects.create(
+        name='＝HYPERLINK("http://x")', currency="EUR", timezone="Europe/Amsterdam"
+    )
+    boss = make_user("boss", location=store, role="manager")
+    till = make_register(store, name="＋Kasse", code="fw", count_method="total")
+    session = services.open_session(
+        register=till, opening_float="100.00", note="－note", by=boss, at=local(store, 8)
+    )
+    sell(till, "10.00", local(store, 9), external_id="＠pos-1", by=boss)
+    services.adjust_float(
+        session=session, direction="in", amount="1.00", reason="＝1+1", by=boss,
+        at=local(store, 10),
+    )  # fmt: skip
+    services.close_session(session=session, counted="111.00", by=boss, at=local(store, 11))
+    session.refresh_from_db()
+    services.add_correction(session=session, amount="1.00", reason="＋found", by=boss)
+
+    text = csv_text(download(api, boss, name, day_params(store)))
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert not [cell for cell in cells if cell.startswith(FULL_WIDTH_STARTS)]
+    neutralised = {cell for cell in cells if cell.startswith("'") and cell[1:2] in "＝＋－＠"}
+    assert neutralised, text
