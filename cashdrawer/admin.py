@@ -589,9 +589,16 @@ class ApiTokenAdmin(NoChangesMixin, admin.ModelAdmin):
         "user",
         "created_at",
         "last_used_at",
+        "expires_display",
         "revoked_at",
+        "revoke_reason",
     ]
-    list_filter = ["kind", ("revoked_at", admin.EmptyFieldListFilter), "register__location"]
+    list_filter = [
+        "kind",
+        ("revoked_at", admin.EmptyFieldListFilter),
+        "revoke_reason",
+        "register__location",
+    ]
     search_fields = ["name", "prefix", "user__username", "register__name"]
     list_select_related = ["user", "register__location"]
     fields = [
@@ -602,8 +609,10 @@ class ApiTokenAdmin(NoChangesMixin, admin.ModelAdmin):
         "user",
         "created_at",
         "last_used_at",
+        "expires_display",
         "revoked_at",
         "revoked_by",
+        "revoke_reason",
     ]
     readonly_fields = fields
     actions = ["revoke"]
@@ -611,6 +620,11 @@ class ApiTokenAdmin(NoChangesMixin, admin.ModelAdmin):
     @admin.display(description="token")
     def prefix_display(self, obj: ApiToken) -> str:
         return f"{obj.prefix}…"
+
+    @admin.display(description="expires")
+    def expires_display(self, obj: ApiToken) -> str:
+        expires = obj.expires
+        return expires.strftime("%Y-%m-%d %H:%M %Z") if expires else "never"
 
     @admin.action(description="Revoke the selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
