@@ -18,6 +18,7 @@ from playwright.sync_api import expect
 
 from sessions_app.models import TrackingSession
 from tests import reports_fixtures
+from tests.browser.conftest import SCREENSHOTS
 from tests.pages_of_a_location import ADMIN, CASHIER, MANAGER, objects_of, visits
 from tests.reports_fixtures import DAY
 
@@ -37,6 +38,13 @@ def _csp(response) -> dict[str, str]:
         for name, _, value in (part.strip().partition(" ") for part in header.split(";"))
         if name
     }
+
+
+def _shot(page, name: str) -> None:
+    """A full-page screenshot besides the fixture's one at the end: the looks of a page
+    whose styles moved to static/css/ (test-artifacts/screenshots/csp-*.png)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"csp-{name}.png", full_page=True)
 
 
 def _custom_day(location) -> str:
@@ -89,6 +97,8 @@ def test_overview_with_charts_sorting_and_a_session_row_click(page, log_in, chai
         expect(page.locator(f".chart-legend .swatch-{tone}")).to_have_css(
             "background-color", colour
         )
+
+    _shot(page, "overview-charts")
 
     # Sorting by a column (a link), then the export menus: one open at a time.
     page.get_by_role("link", name="Total discrepancy").click()
@@ -200,6 +210,8 @@ def test_the_admin_its_lists_forms_and_the_audit_trail(page, log_in, chain, root
     # The range form's padding comes from static/css/admin.css.
     expect(page.locator("#sessions-range-form")).to_have_css("padding-left", "10px")
 
+    _shot(page, "admin-index")
+
     page.goto(reverse("admin:sessions_app_trackingsession_changelist"))
     expect(page.locator("#result_list")).to_be_visible()
     page.locator("#result_list tbody tr").first.locator("a").first.click()
@@ -227,6 +239,10 @@ def test_the_api_docs_render_the_operations(page, log_in, root):
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible()
     assert page.locator(".swagger-ui .opblock").count() > 10
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Cashdrawer API")
+    # An operation opens with its parameters and responses (rendered by Swagger UI's script).
+    page.locator(".swagger-ui .opblock-summary").first.click()
+    expect(page.locator(".swagger-ui .opblock-body").first).to_be_visible()
+    expect(page.locator(".swagger-ui .responses-wrapper").first).to_be_visible()
 
 
 def test_the_error_pages(page, log_in, accountant, register):
