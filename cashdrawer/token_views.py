@@ -165,7 +165,7 @@ def _order(row: TokenRow) -> tuple:
 def tokens_by_location(
     locations: list[Location], *, now: dt.datetime, show_ended: bool
 ) -> list[LocationTokens]:
-    """The tokens of each location, in three queries however many tokens there are.
+    """The tokens of each location, in two queries however many tokens there are.
 
     Every token is read and classified by the model's own `is_expired`, so the rule of
     when a user token ends lives in one place; a store has tens of tokens, not millions.
