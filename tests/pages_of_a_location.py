@@ -259,6 +259,10 @@ VISITED: dict[str, _Urls] = {
     "operations:open": _each("operations:open", lambda o: o.registers, MANAGER),
     "operations:adjust": _each("operations:adjust", lambda o: _open_first(o.sessions), MANAGER),
     "operations:close": _each("operations:close", lambda o: _open_first(o.sessions), MANAGER),
+    "tokens": _one_url("tokens", MANAGER, query={"show": "all"}),
+    "token-revoke": _each(
+        "token-revoke", lambda o: [t for t in o.tokens if not t.is_revoked], MANAGER
+    ),
     "reports:overview": _overview,
     "reports:session": _session_pages,
     "reports:slip": _slips,
@@ -352,6 +356,7 @@ class AdminModel:
 
 
 READ_ONLY = "a record of money or an audit line: read-only in the admin, 403 by design"
+AXES = "django-axes' login attempts: of a username or an address, not of a store"
 
 ADMIN_MODELS: dict[str, AdminModel] = {
     "cashdrawer.location": AdminModel(lambda o: [o.location], add=True, delete=True),
@@ -370,6 +375,10 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     "sessions_app.countline": AdminModel(lambda o: o.count_lines),
     "sessions_app.correction": AdminModel(lambda o: o.corrections),
     "sessions_app.closingtransfer": AdminModel(lambda o: o.transfers),
+    # django-axes: failed logins of usernames and addresses, which belong to no store.
+    "axes.accessattempt": AdminModel(None, why_not=AXES),
+    "axes.accesslog": AdminModel(None, why_not=AXES),
+    "axes.accessfailurelog": AdminModel(None, why_not=AXES),
 }
 
 
