@@ -75,7 +75,8 @@ class SecretsHidingFilter(debug.SafeExceptionReporterFilter):
     def cleanse_setting(self, key: Any, value: Any) -> Any:
         cleansed = super().cleanse_setting(key, value)
         if isinstance(cleansed, str):
-            return redact(cleansed)
+            # str(): a lazy setting (django-axes' are) passes as a str but is not one.
+            return redact(str(cleansed))
         return cleansed
 
     def cleanse_named(self, items: MultiValueDict) -> MultiValueDict:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
@@ -152,3 +153,29 @@ class OutageMiddleware:
         if is_database_outage(exception):
             return outage_response(request, exception)
         return None
+
+
+class SessionRefreshMiddleware:
+    """Moves a logged-in session's end along on every request that used it, so it ends
+    after SESSION_COOKIE_AGE idle seconds rather than that long after the login.
+
+    Django's SESSION_SAVE_EVERY_REQUEST does the same, but asks the session for its expiry
+    on every answer, a 503 included: during a database outage that read fails once more
+    and turns the 503 page into an error. Here a failed answer (5xx) leaves the session
+    alone. Placed right after SessionMiddleware, whose response step runs after this one.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.accessed
+            and response.status_code < 500
+            and not session.is_empty()
+        ):
+            session.modified = True
+        return response

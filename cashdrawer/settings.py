@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "cashdrawer.error_reports.ApiErrorMiddleware",
     "cashdrawer.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "cashdrawer.outage.SessionRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -375,10 +376,13 @@ SECURE_CSP = {
 }
 
 # The session cookie: gone when the browser closes (a shared store PC) and after
-# SESSION_IDLE_HOURS without a request; each request moves the end along.
+# SESSION_IDLE_HOURS without a request; each request moves the end along
+# (cashdrawer.outage.SessionRefreshMiddleware: like SESSION_SAVE_EVERY_REQUEST, but not
+# on an answer that failed, which may be a database outage).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_HOURS", 12) * 60 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+if not 1 <= SESSION_COOKIE_AGE // 3600 <= 24 * 90:
+    raise ImproperlyConfigured("SESSION_IDLE_HOURS must lie between 1 and 2160 hours.")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = False
