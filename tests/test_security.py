@@ -416,7 +416,10 @@ def _check_deploy(**env: str) -> subprocess.CompletedProcess:
     environ = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("HTTPS", "HSTS", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"))
+        # DJANGO_ALLOW_ASYNC_UNSAFE: set by the browser tests in this process (async.E001).
+        if not name.startswith(
+            ("HTTPS", "HSTS", "DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC")
+        )
     }
     environ.update(env)
     return subprocess.run(

@@ -40,6 +40,19 @@ FULL = os.environ.get("SCHEMATHESIS_FULL") == "1"
 DEVICE_OPERATIONS = r"^/api/v1/(sessions|transactions|denominations)/|^/api/v1/registers/\{id\}/$"
 
 
+@pytest.fixture(autouse=True)
+def _rates_a_fuzzer_does_not_trip(settings, monkeypatch):
+    """Schemathesis sends thousands of requests from one address, many of them logins
+    with made-up passwords: the login rate and the lockout (tested in tests/test_security.py)
+    would answer 429 to most of them and leave the rest of the API untested. Here they are
+    set far above what a run sends; everything else is as served."""
+    from cashdrawer.throttling import LoginRateThrottle
+
+    monkeypatch.setitem(LoginRateThrottle.THROTTLE_RATES, "login", "100000/min")
+    monkeypatch.setitem(LoginRateThrottle.THROTTLE_RATES, "bad_token", "100000/min")
+    settings.AXES_FAILURE_LIMIT = 100_000
+
+
 @pytest.fixture
 def store(
     shipped_denominations, location, register, counted_register, main_register, sub_a, manager
