@@ -191,6 +191,12 @@ class OpenSessionForm(CountFormBase):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
+    def __init__(self, *args: Any, register: Register, rows: list[CountRow], **kwargs: Any):
+        super().__init__(*args, register=register, rows=rows, **kwargs)
+        # count.js reads the typed total from this input, so the summary (opening float,
+        # start discrepancy) follows it as the grid's total does.
+        self.fields["opening_float"].widget.attrs["data-counted-input"] = ""
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         self.check_unknown_denominations()

@@ -7,6 +7,7 @@ pages hand the services the right input and show their answers where a person lo
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -161,6 +162,15 @@ def test_a_register_counting_by_denominations_is_offered_only_the_grid(
 
     assert 'name="count_50.00"' in grid_only and 'name="opening_float"' not in grid_only
     assert 'name="count_50.00"' in both and 'name="opening_float"' in both
+
+
+def test_the_typed_opening_float_is_marked_for_the_live_summary(as_manager, register):
+    html = as_manager.get(_open_url(register)).content.decode()
+
+    # count.js follows the input marked data-counted-input (tests/browser check it runs).
+    assert re.search(r'<input[^>]*name="opening_float"[^>]*data-counted-input', html) or re.search(
+        r'<input[^>]*data-counted-input[^>]*name="opening_float"', html
+    )
 
 
 def test_the_open_form_is_prefilled_with_the_previous_closing_float(as_manager, register, manager):

@@ -11,7 +11,7 @@
  *                          data-expected (left out on a blind close), data-previous,
  *                          data-default-retained
  *   input[data-qty][data-value="50.00"]     a quantity; its row has [data-subtotal]
- *   input[data-counted-input]               a counted total typed as one amount
+ *   input[data-counted-input]               a counted cash (or opening float) typed as one amount
  *   input[data-method]                      radios "total" / "denominations"
  *   [data-method-section="total|denominations"]
  *   input[data-not-counted]                 "close without counting"
