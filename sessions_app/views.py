@@ -354,9 +354,9 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
     session, role = _session_for(request, pk)
     register = session.register
     location = session.location
-    if request.method != "POST" and not session.is_open:
-        messages.info(request, _("This session is already closed."))
-        return redirect(_session_url(session.pk) or _registers_url(location))
+    if not session.is_open:
+        # Whatever a close sent again holds, nothing typed can change a closed session.
+        return _already_closed(request, session)
     rows = count_rows(location.currency)
     status = 200
     if request.method == "POST":
@@ -367,8 +367,12 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
                     session=session, **form.service_kwargs(), by=request.user
                 )
             except CashdrawerError as error:
-                status = _service_error(form, error, CLOSE_FIELDS)
                 session.refresh_from_db()
+                if not session.is_open:
+                    # Closed meanwhile (a double click, a second tab): the form would
+                    # show an open session that is not; show the closed one instead.
+                    return _already_closed(request, session)
+                status = _service_error(form, error, CLOSE_FIELDS)
             else:
                 messages.success(request, _closed_message(closed, blind=_is_blind(closed, role)))
                 return redirect(_session_url(closed.pk) or _registers_url(location))
@@ -393,6 +397,14 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
         **_shared_closing(session),
     }
     return render(request, "sessions_app/close.html", context, status=status)
+
+
+def _already_closed(request: HttpRequest, session: TrackingSession) -> HttpResponse:
+    """To the closed session's page, where it is shown as it was closed (every role at the
+    location reads it; a cashier sees it after their own close too); to the registers page
+    where the site has no session pages."""
+    messages.info(request, _("This session is already closed."))
+    return redirect(_session_url(session.pk) or _registers_url(session.location))
 
 
 def _shared_closing(session: TrackingSession) -> dict:

@@ -333,6 +333,41 @@ def test_closing_by_total_follows_the_worked_example(as_manager, worked_session)
     assert session.total_discrepancy == D("-2.00")
 
 
+@pytest.mark.parametrize("who", ["manager", "cashier"])
+def test_a_close_sent_again_shows_the_closed_session_not_the_form(
+    client, request, who, worked_session, db_rows
+):
+    """The back button and a resubmitted close form: the second close is refused, and
+    the page shown is the closed session's, not the form of a session that looks open."""
+    client.force_login(request.getfixturevalue(who))
+    data = {"method": "total", "counted": "200.00", "retained_float": "150.00"}
+    assert client.post(_close_url(worked_session), data).status_code == 302
+    before = db_rows()
+
+    again = client.post(_close_url(worked_session), data, follow=True)
+
+    session_url = reverse("reports:session", args=[worked_session.pk])
+    assert again.redirect_chain == [(session_url, 302)]
+    html = again.content.decode()
+    assert "This session is already closed." in html
+    assert "This session is closed; a closed session never changes." not in html
+    assert _close_url(worked_session) not in html  # no Count & close any more
+    assert "Open since" not in html
+    assert db_rows() == before
+    assert _fresh(worked_session).end_discrepancy == D("-2.00")
+
+
+def test_any_close_of_a_closed_session_leads_to_it(as_manager, worked_session, manager):
+    """Nothing typed can change a closed session: even a bad count is not shown on a form
+    that looks open, but answered with the closed session."""
+    services.close_session(session=worked_session, counted="202.00", by=manager)
+
+    response = as_manager.post(_close_url(worked_session), {"method": "total", "counted": "x"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("reports:session", args=[worked_session.pk])
+
+
 def test_a_retained_float_left_at_the_default_is_capped_by_the_service(as_manager, counted_session):
     # Counted 60.00, less than the default float of 100.00 that the form offered.
     as_manager.post(
