@@ -125,6 +125,15 @@ class RegisterCard:
     def expected_cash(self) -> Decimal | None:
         return self.session.current_expected_cash if self.session else None
 
+    @property
+    def subs_open(self) -> bool:
+        """A main register's figure holds a sub's cash only once that sub has closed."""
+        return any(sub.session is not None for sub in self.subs)
+
+    @property
+    def has_transfers(self) -> bool:
+        return self.session is not None and bool(self.session.sub_register_cash)
+
 
 def _register_cards(location: Location, role: str) -> list[RegisterCard]:
     """Every register of the location, its open session and last close; subs under mains."""

@@ -492,6 +492,38 @@ def test_a_shared_close_runs_sub_by_sub_then_main(
     assert closed.end_discrepancy == D("2.50")
 
 
+def test_a_main_register_says_whether_its_expected_cash_includes_the_subs(
+    as_manager, main_register, sub_a, sub_b, manager
+):
+    main = services.open_session(register=main_register, opening_float="0.00", by=manager)
+    a = services.open_session(register=sub_a, opening_float="0.00", by=manager)
+    b = services.open_session(register=sub_b, opening_float="0.00", by=manager)
+    _sale(main_register, "400.00")
+    _sale(sub_a, "300.00")
+    _sale(sub_b, "300.00")
+
+    def main_row() -> str:
+        html = as_manager.get(reverse("operations:registers")).content.decode()
+        start = html.index(f'id="register-{main_register.pk}"')
+        return html[start : html.index('class="register-actions"', start)]
+
+    # Both subs open: the figure is the main register's own cash only.
+    row = main_row()
+    assert "Expected, own cash" in row and "€400.00" in row
+    assert "incl. subs" not in row
+
+    # Sub A closed, Sub B open: A's cash is in, B's is not yet.
+    services.close_session(session=a, by=manager)
+    row = main_row()
+    assert "Expected, without open subs" in row and "€700.00" in row
+    assert "incl. subs" not in row
+
+    services.close_session(session=b, by=manager)
+    row = main_row()
+    assert "Expected, incl. subs" in row and "€1,000.00" in row
+    assert _fresh(main).is_open
+
+
 def test_a_sub_register_is_never_counted_on_its_page(as_manager, main_register, sub_a, manager):
     services.open_session(register=main_register, opening_float="0.00", by=manager)
     sub = services.open_session(register=sub_a, opening_float="0.00", by=manager)
