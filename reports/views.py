@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cashdrawer.bounds import method_label
 from cashdrawer.models import Location, Membership
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
@@ -260,8 +261,6 @@ def _render_session(
     )
     corrections = list(session.corrections.select_related("created_by"))
     transactions = _transaction_page(request, session)
-    for row in transactions:
-        row.method_label = _method_label(row.payment_method)
     context = {
         "section": "reports" if role in REPORT_ROLES else "operations",
         "session": session,
@@ -281,7 +280,7 @@ def _render_session(
         "opening_counts": _count_table(counts, CountLine.Stage.OPENING),
         "closing_counts": _count_table(counts, CountLine.Stage.CLOSING),
         "methods": [
-            {"name": _method_label(name), "sales": sales.get(name), "refunds": refunds.get(name)}
+            {"name": method_label(name), "sales": sales.get(name), "refunds": refunds.get(name)}
             for name in methods
         ],
         "sub_sessions": sub_sessions,
@@ -308,12 +307,6 @@ def _transaction_page(request: HttpRequest, session: TrackingSession) -> Page:
         "recorded_by", "recorded_by_device"
     ).order_by(*order)
     return Paginator(transactions, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("tx_page"))
-
-
-def _method_label(name: str) -> str:
-    """Known payment methods in the page's language; others as the terminal sent them."""
-    known = {"cash": _("Cash"), "card": _("Card")}
-    return known.get(name, name[:1].upper() + name[1:])
 
 
 def _count_table(counts: list[CountLine], stage: str) -> dict | None:
