@@ -11,6 +11,7 @@ import unicodedata
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 CASH = "cash"
 DEFAULT_PAYMENT_METHODS = (CASH, "card")
@@ -73,6 +74,23 @@ def canonical_method(text: str) -> str:
     )
     text = " ".join(text.split()).casefold()
     return unicodedata.normalize("NFKC", text)
+
+
+# The names of the methods every store knows (the defaults, and the voucher most stores
+# add), in the page's language. Only for display: the stored name stays as it is, and the
+# API and the CSV files carry it unchanged.
+METHOD_LABELS = {
+    CASH: gettext_lazy("Cash"),
+    "card": gettext_lazy("Card"),
+    "voucher": gettext_lazy("Voucher"),
+}
+
+
+def method_label(name: str) -> str:
+    """A payment method as a page shows it: a known one translated, one a manager added
+    as it was entered (its stored, case-folded name with a capital)."""
+    label = METHOD_LABELS.get(name)
+    return str(label) if label is not None else name[:1].upper() + name[1:]
 
 
 def unknown_method_message(name: str, known: list[str]) -> str:

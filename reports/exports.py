@@ -7,14 +7,17 @@ what the page shows.
 - Column names are stable English snake_case in every language: accountants import these
   files, and a translated header would break their imports.
 - Amounts are plain numbers with the currency's minor units ("-5.00"; "1500" for JPY),
-  an empty cell where there is none (not counted). Times are ISO 8601 with the offset of
-  the location's time zone. Booleans are `true`/`false`.
+  an empty cell where there is none (not counted). Times are in the location's time zone:
+  ISO 8601 with its offset, or in excel-eu the local time alone (below). Booleans are
+  `true`/`false`.
 - A text cell (a name, a note, a reason, a payment method, an external id) that a
   spreadsheet would run as a formula is prefixed with `'`; amounts are never touched, so a
   negative discrepancy stays -5.00.
 - `excel` (default): commas and decimal points, UTF-8 without a byte-order mark, for
   scripts and imports. `excel-eu`: semicolons and decimal commas, with a UTF-8 byte-order
-  mark, without which Excel reads "Zürich" as "ZÃ¼rich".
+  mark, without which Excel reads "Zürich" as "ZÃ¼rich". Its times are the local time
+  without offset or "T" (`2026-11-02 10:31:39`): Excel reads that as a date and time, and
+  leaves `2026-11-02T10:31:39+01:00` as text.
 """
 
 from __future__ import annotations
@@ -52,11 +55,16 @@ class Dialect:
     delimiter: str
     decimal_separator: str
     byte_order_mark: bool
+    # Date-times as the wall-clock time of their zone, without offset: what Excel reads as
+    # a date. Otherwise ISO 8601 with the offset, for scripts and imports.
+    wall_clock_times: bool = False
 
 
 DIALECTS: dict[str, Dialect] = {
     "excel": Dialect(delimiter=",", decimal_separator=".", byte_order_mark=False),
-    "excel-eu": Dialect(delimiter=";", decimal_separator=",", byte_order_mark=True),
+    "excel-eu": Dialect(
+        delimiter=";", decimal_separator=",", byte_order_mark=True, wall_clock_times=True
+    ),
 }
 
 
@@ -92,6 +100,8 @@ def format_cell(value: Any, dialect: Dialect) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, dt.datetime):
+        if dialect.wall_clock_times:
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
         return value.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
         return value.isoformat()

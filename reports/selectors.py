@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, OrderBy, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from cashdrawer.actors import Actor, actor
@@ -174,13 +174,25 @@ def cash_payments_overview(sessions: QuerySet[TrackingSession]) -> CashPaymentsO
     return CashPaymentsOverview(**figures)
 
 
+def _up(name: str) -> OrderBy:
+    return F(name).asc(nulls_last=True)
+
+
+def _down(name: str) -> OrderBy:
+    return F(name).desc(nulls_first=True)
+
+
+# An empty value (an open session's closed_at and total_discrepancy) counts as the latest,
+# on every database: last going up, first going down. That is PostgreSQL's own rule, but
+# SQLite (`make run`) puts NULL first going up, so it is spelt out; the API's
+# StableOrderingFilter follows the same rule.
 SESSION_ORDERINGS = {
-    "opened_at": ("opened_at", "id"),
-    "-opened_at": ("-opened_at", "-id"),
-    "closed_at": ("closed_at", "id"),
-    "-closed_at": ("-closed_at", "-id"),
-    "total_discrepancy": ("total_discrepancy", "opened_at", "id"),
-    "-total_discrepancy": ("-total_discrepancy", "-opened_at", "-id"),
+    "opened_at": (_up("opened_at"), "id"),
+    "-opened_at": (_down("opened_at"), "-id"),
+    "closed_at": (_up("closed_at"), "id"),
+    "-closed_at": (_down("closed_at"), "-id"),
+    "total_discrepancy": (_up("total_discrepancy"), "opened_at", "id"),
+    "-total_discrepancy": (_down("total_discrepancy"), "-opened_at", "-id"),
 }
 
 

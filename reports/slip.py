@@ -23,9 +23,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cashdrawer.actors import Actor, actor
+from cashdrawer.bounds import method_label
 from cashdrawer.models import Membership
 from cashdrawer.selectors import role_at
-from reports.views import _method_label, _session_for
+from reports.views import _session_for
 from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import counted_blind, is_blind, totals_by_method
 
@@ -99,7 +100,7 @@ def _methods(sales: dict[str, Decimal], refunds: dict[str, Decimal]) -> list[Met
     names = sorted(set(sales) | set(refunds), key=lambda name: (name != "cash", name))
     zero = Decimal("0.00")
     return [
-        MethodRow(_method_label(name), sales.get(name, zero), refunds.get(name, zero))
+        MethodRow(method_label(name), sales.get(name, zero), refunds.get(name, zero))
         for name in names
     ]
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cashdrawer.bounds import method_label
 from cashdrawer.models import Location, Membership
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
@@ -46,6 +47,7 @@ from sessions_app.selectors import (
 from sessions_app.services import add_correction
 
 PAGE_SIZE = 25
+TRANSACTIONS_PAGE_SIZE = 100
 DEFAULT_ORDERING = "-opened_at"
 # The direction a column sorts in when it is first clicked: newest first for times, the
 # most short first for discrepancies (what a manager looks for).
@@ -258,9 +260,7 @@ def _render_session(
         ).order_by("created_at", "id")
     )
     corrections = list(session.corrections.select_related("created_by"))
-    transactions = list(session.transactions.select_related("recorded_by", "recorded_by_device"))
-    for row in transactions:
-        row.method_label = _method_label(row.payment_method)
+    transactions = _transaction_page(request, session)
     context = {
         "section": "reports" if role in REPORT_ROLES else "operations",
         "session": session,
@@ -273,11 +273,14 @@ def _render_session(
         "counted_blind": counted_blind(session),
         "adjustments": list(session.adjustments.select_related("created_by", "created_by_device")),
         "transactions": transactions,
+        "transaction_pages": transactions.paginator.get_elided_page_range(
+            transactions.number, on_each_side=2
+        ),
         "has_late": any(row.late for row in transactions),
         "opening_counts": _count_table(counts, CountLine.Stage.OPENING),
         "closing_counts": _count_table(counts, CountLine.Stage.CLOSING),
         "methods": [
-            {"name": _method_label(name), "sales": sales.get(name), "refunds": refunds.get(name)}
+            {"name": method_label(name), "sales": sales.get(name), "refunds": refunds.get(name)}
             for name in methods
         ],
         "sub_sessions": sub_sessions,
@@ -295,10 +298,15 @@ def _render_session(
     return render(request, "reports/session.html", context, status=status)
 
 
-def _method_label(name: str) -> str:
-    """Known payment methods in the page's language; others as the terminal sent them."""
-    known = {"cash": _("Cash"), "card": _("Card")}
-    return known.get(name, name[:1].upper() + name[1:])
+def _transaction_page(request: HttpRequest, session: TrackingSession) -> Page:
+    """A page of the session's transactions (`?tx_page=`): a busy day has thousands, and
+    the page showed them all. An open session shows the newest first, what whoever
+    watches it wants; a closed one reads in order, as it happened."""
+    order = ("-occurred_at", "-id") if session.is_open else ("occurred_at", "id")
+    transactions = session.transactions.select_related(
+        "recorded_by", "recorded_by_device"
+    ).order_by(*order)
+    return Paginator(transactions, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("tx_page"))
 
 
 def _count_table(counts: list[CountLine], stage: str) -> dict | None:

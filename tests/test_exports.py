@@ -67,12 +67,25 @@ def test_other_cells():
     moment = dt.datetime(2026, 1, 15, 8, 0, 0, 123456, tzinfo=dt.UTC)
     tz = Location(timezone="Europe/Amsterdam").tzinfo
     assert format_cell(moment.astimezone(tz), EXCEL) == "2026-01-15T09:00:00+01:00"
+    assert format_cell(dt.date(2026, 1, 15), EXCEL) == "2026-01-15"
     assert format_cell(dt.date(2026, 1, 15), EXCEL_EU) == "2026-01-15"
     assert format_cell(True, EXCEL) == "true"
     assert format_cell(None, EXCEL) == ""
     assert format_cell(-3, EXCEL) == "-3"  # a count is a number too
     with pytest.raises(TypeError):
         format_cell(Decimal("1.00"), EXCEL)  # money needs its currency
+
+
+def test_excel_eu_writes_times_as_the_local_wall_clock_that_excel_reads_as_a_date():
+    """Excel takes `2026-11-02T10:31:39+01:00` for text; `2026-11-02 10:31:39` is a date
+    and time to it. The time stays the location's own, whatever its offset."""
+    moment = dt.datetime(2026, 11, 2, 9, 31, 39, 654321, tzinfo=dt.UTC)
+    amsterdam = Location(timezone="Europe/Amsterdam").tzinfo
+    new_york = Location(timezone="America/New_York").tzinfo
+    assert format_cell(moment.astimezone(amsterdam), EXCEL_EU) == "2026-11-02 10:31:39"
+    assert format_cell(moment.astimezone(new_york), EXCEL_EU) == "2026-11-02 04:31:39"
+    # The default dialect keeps ISO 8601 with the offset, for scripts and imports.
+    assert format_cell(moment.astimezone(amsterdam), EXCEL) == "2026-11-02T10:31:39+01:00"
 
 
 # --- files ------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from decimal import Decimal as D
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cashdrawer.models import Location, Membership
@@ -605,3 +607,100 @@ def test_a_user_without_any_location_gets_a_friendly_page(db):
     assert response.status_code == 403
     assert TrackingSession.objects.count() == 0
     assert Location.objects.count() == 0
+
+
+# --- a busy session: transactions in pages, the correction form behind a button --------
+
+
+def _sales(register, count: int, start: dt.datetime) -> list:
+    """`count` cash sales a minute apart from `start`, oldest first."""
+    return [
+        _sale(register, "1.00", start + dt.timedelta(minutes=minute)) for minute in range(count)
+    ]
+
+
+def _transaction_ids(response) -> list[int]:
+    return [int(pk) for pk in re.findall(r'data-transaction="(\d+)"', response.content.decode())]
+
+
+@pytest.fixture
+def busy_open_session(location, register, manager):
+    session = services.open_session(
+        register=register, opening_float="150.00", by=manager, at=_at(location, DAY, 7)
+    )
+    return session, _sales(register, 250, _at(location, DAY, 8))
+
+
+def test_an_open_sessions_transactions_come_newest_first_100_a_page(busy_open_session, manager):
+    session, sales = busy_open_session
+    newest_first = [sale.pk for sale in reversed(sales)]
+    client = _client(manager)
+    url = reverse("reports:session", args=[session.pk])
+
+    first = client.get(url)
+    assert _transaction_ids(first) == newest_first[:100]
+    html = first.content.decode()
+    assert '<span class="count-pill">250</span>' in html  # the count is of them all
+    assert "Transactions 1–100 of 250" in html
+    assert _transaction_ids(client.get(url, {"tx_page": 2})) == newest_first[100:200]
+    assert _transaction_ids(client.get(url, {"tx_page": 3})) == newest_first[200:]
+    # A page beyond the last or not a number shows the nearest page rather than failing.
+    assert _transaction_ids(client.get(url, {"tx_page": 9})) == newest_first[200:]
+    assert _transaction_ids(client.get(url, {"tx_page": "x"})) == newest_first[:100]
+
+
+def test_the_transaction_page_links_keep_the_other_parameters(busy_open_session, manager):
+    session, _sales_made = busy_open_session
+    url = reverse("reports:session", args=[session.pk])
+    html = _client(manager).get(url, {"tx_page": 2, "from": "overview"}).content.decode()
+    for number in (1, 3):
+        assert f'href="?tx_page={number}&amp;from=overview#transactions"' in html
+
+
+def test_a_closed_sessions_transactions_stay_in_order_also_in_pages(location, register, manager):
+    session = services.open_session(
+        register=register, opening_float="150.00", by=manager, at=_at(location, DAY, 7)
+    )
+    sales = _sales(register, 150, _at(location, DAY, 8))
+    services.close_session(session=session, counted="300.00", by=manager, at=_at(location, DAY, 18))
+    client = _client(manager)
+    url = reverse("reports:session", args=[session.pk])
+
+    assert _transaction_ids(client.get(url)) == [sale.pk for sale in sales[:100]]
+    assert _transaction_ids(client.get(url, {"tx_page": 2})) == [sale.pk for sale in sales[100:]]
+
+
+def test_the_session_page_reads_as_many_queries_whatever_its_transactions(
+    location, register, manager
+):
+    session = services.open_session(
+        register=register, opening_float="150.00", by=manager, at=_at(location, DAY, 7)
+    )
+    _sales(register, 3, _at(location, DAY, 8))
+    client = _client(manager)
+    url = reverse("reports:session", args=[session.pk])
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+
+    _sales(register, 250, _at(location, DAY, 9))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert len(_transaction_ids(response)) == 100
+    assert len(many) == len(few)
+
+
+def test_the_correction_form_opens_from_a_button_and_stays_open_with_errors(two_days, manager):
+    session = two_days["first"]
+    client = _client(manager)
+
+    html = client.get(reverse("reports:session", args=[session.pk])).content.decode()
+    assert '<details class="correction-details" id="add-correction">' in html
+    assert "Add a correction</summary>" in html
+
+    response = client.post(
+        reverse("reports:add_correction", args=[session.pk]), {"amount": "2.00", "reason": ""}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<details class="correction-details" id="add-correction" open>' in html
+    assert "data-scroll-into-view" in html  # static/js/app.js scrolls to it

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from django import template
 from django.utils import formats, translation
 
+from cashdrawer.bounds import method_label
 from cashdrawer.money import minor_units
 
 register = template.Library()
@@ -145,3 +146,10 @@ def report_locations(context):
     from cashdrawer.selectors import REPORT_ROLES, locations_for
 
     return locations_for(context["request"].user, roles=REPORT_ROLES).order_by("name")
+
+
+@register.filter
+def payment_method(name: str | None) -> str:
+    """A payment method in the page's language ({{ tx.payment_method|payment_method }});
+    one a manager added is shown as entered."""
+    return "" if not name else method_label(name)

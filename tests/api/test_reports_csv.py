@@ -289,6 +289,34 @@ def test_excel_eu_has_a_bom_semicolons_and_decimal_commas(api, chain):
     assert row["from"] == "2026-01-15"
 
 
+def test_excel_eu_times_are_local_wall_clock_times_and_the_default_keeps_the_offset(
+    api, chain, manager
+):
+    params = day_params(chain.amsterdam)
+    plain = read_csv(download(api, manager, "report-sessions-csv", params))
+    eu = read_csv(
+        download(api, manager, "report-sessions-csv", {**params, "dialect": "excel-eu"}),
+        delimiter=";",
+    )
+    r1 = {int(row["id"]): row for row in plain}[chain.r1.pk]
+    r1_eu = {int(row["id"]): row for row in eu}[chain.r1.pk]
+    assert (r1["opened_at"], r1["closed_at"]) == (
+        "2026-01-15T08:00:00+01:00",
+        "2026-01-15T15:00:00+01:00",
+    )
+    assert (r1_eu["opened_at"], r1_eu["closed_at"]) == (
+        "2026-01-15 08:00:00",
+        "2026-01-15 15:00:00",
+    )
+
+    journal = read_csv(
+        download(api, manager, "report-journal-csv", {**params, "dialect": "excel-eu"}),
+        delimiter=";",
+    )
+    assert "2026-01-15 09:00:00" in {row["at"] for row in journal}
+    assert not any("T" in row["at"] or "+" in row["at"] for row in journal)
+
+
 def test_the_default_dialect_has_no_bom(api, chain, manager):
     text = csv_text(download(api, manager, "report-journal-csv", day_params(chain.amsterdam)))
     assert text.startswith("at,location,")

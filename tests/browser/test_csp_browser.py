@@ -132,6 +132,8 @@ def test_session_detail_sub_rows_corrections_and_the_closing_slip(page, log_in, 
 
     # An invalid correction: the page comes back with errors, scrolled to the form.
     page.goto(f"/sessions/{chain.main.pk}/")
+    expect(page.get_by_role("button", name="Add correction")).to_be_hidden()  # until asked
+    page.locator("summary", has_text="Add a correction").click()
     page.get_by_role("button", name="Add correction").click()
     page.wait_for_url(re.compile(rf"/sessions/{chain.main.pk}/corrections/$"))
     expect(page.locator("#corrections .field-error").first).to_be_visible()

@@ -21,11 +21,28 @@ from django.core.management import call_command  # noqa: E402
 from cashdrawer.models import Location, Register  # noqa: E402
 from reports import selectors as reports  # noqa: E402
 from sessions_app import services  # noqa: E402
+from sessions_app.filters import SessionFilter  # noqa: E402
 from sessions_app.models import TrackingSession  # noqa: E402
 
 
 def cents(rng: random.Random, low: int, high: int) -> str:
     return f"{Decimal(rng.randint(low, high)) / 100:.2f}"
+
+
+def check_open_sessions_sort_as_the_latest_end(location: Location) -> None:
+    """SQLite sorts NULL first going up, PostgreSQL last: the overview, sessions.csv
+    (session_list) and the API (SessionFilter) must put an open session's empty end last
+    going up and first going down on both."""
+    register = Register.objects.create(
+        location=location, name="Open", code="open", count_method="total"
+    )
+    still_open = services.open_session(register=register, opening_float="0", by=None)
+    sessions = TrackingSession.objects.all()
+    for ordering, position in (("closed_at", -1), ("-closed_at", 0)):
+        rows = list(reports.session_list(sessions, ordering))
+        assert rows[position].pk == still_open.pk, (ordering, rows[position].pk)
+        api = list(SessionFilter({"ordering": ordering}, queryset=sessions).qs)
+        assert api[position].pk == still_open.pk, ("api", ordering, api[position].pk)
 
 
 def main() -> int:
@@ -59,6 +76,7 @@ def main() -> int:
     assert overview.gross == posted, (overview.gross, posted)
     assert str(overview.gross) == f"{posted:.2f}", overview.gross
     print("sqlite trial ok:", TrackingSession.objects.count(), "sessions")
+    check_open_sessions_sort_as_the_latest_end(location)
     return 0
 
 
