@@ -36,7 +36,7 @@ from reports.charts import discrepancy_charts
 from reports.filters import narrow, session_narrowing
 from reports.forms import CorrectionForm
 from sessions_app.exceptions import DomainError, InvalidInput
-from sessions_app.filters import NARROWING_PARAMETERS
+from sessions_app.filters import NARROWING_PARAMETERS, DiscrepancyChoice
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import (
     audit_trail,
@@ -220,11 +220,6 @@ def _active_filters(scope, narrowing, choices: FilterChoices) -> list[FilterChip
     texts = {
         "counted": {True: _("Counted"), False: _("Not counted")},
         "late": {True: _("With late sales"), False: _("Without late sales")},
-        "discrepancy": {
-            "short": _("Short"),
-            "over": _("Over"),
-            "any": _("With a discrepancy"),
-        },
         "status": {"open": _("Open"), "closed": _("Closed")},
     }
     chips = []
@@ -235,6 +230,9 @@ def _active_filters(scope, narrowing, choices: FilterChoices) -> list[FilterChip
             text = _("Opened by %(name)s") % {"name": choices.staff_name(value)}
         elif name == "closed_by":
             text = _("Closed by %(name)s") % {"name": choices.staff_name(value)}
+        elif name == "discrepancy":
+            kind = dict(DiscrepancyChoice.choices)[value]
+            text = _("Discrepancy: %(kind)s") % {"kind": kind}
         elif name == "min_discrepancy":
             text = _("Discrepancy of at least %(amount)s") % {"amount": value}
         else:

@@ -206,7 +206,7 @@ def test_the_page_lists_the_filters_in_use_with_links_that_drop_them(chain, mana
     )
     html = response.content.decode()
     chips = response.context["active_filters"]
-    assert [chip.text for chip in chips] == [f"Register: {register.name}", "Over"]
+    assert [chip.text for chip in chips] == [f"Register: {register.name}", "Discrepancy: over"]
     # Removing one keeps the other, the range and the order.
     assert (
         "discrepancy" not in chips[1].remove_query
