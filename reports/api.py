@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +32,14 @@ from cashdrawer.money import format_amount
 from cashdrawer.permissions import is_device
 from cashdrawer.selectors import REPORT_ROLES, locations_for
 from reports import exports
-from reports.filters import CSVQuerySerializer, ReportQuerySerializer, SessionsCSVQuerySerializer
+from reports.filters import (
+    CSVQuerySerializer,
+    ReportQuerySerializer,
+    SessionsCSVQuerySerializer,
+    narrow,
+    narrowing_schema,
+    session_narrowing,
+)
 from reports.selectors import (
     cash_journal,
     cash_payments_overview,
@@ -40,6 +48,8 @@ from reports.selectors import (
     session_list,
     sessions_in_range,
 )
+from sessions_app.filters import SessionNarrowing
+from sessions_app.models import TrackingSession
 
 # --- who may read reports ----------------------------------------------------------------
 
@@ -67,18 +77,34 @@ class ReportScope:
     first: dt.date
     last: dt.date
     params: dict[str, Any]
+    narrowing: SessionNarrowing
+
+    def sessions(self, locations: list[Location] | None = None) -> QuerySet[TrackingSession]:
+        """The sessions of the range at `locations` (all of the scope's), filtered."""
+        sessions = sessions_in_range(locations or self.locations, self.first, self.last)
+        return narrow(sessions, self.narrowing)
 
 
 def report_scope(request: Request, query_serializer: type[serializers.Serializer]) -> ReportScope:
-    """Check the query parameters (400), then find the location among the user's (404/403)."""
+    """Check the query parameters (400), then find the location among the user's (404/403).
+
+    The session filters narrow sessions already limited to the user's report locations, so
+    a register or user id of another store only finds nothing."""
     query = query_serializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
+    narrowing = session_narrowing(request.query_params, request=request)
+    if not query.is_valid() or narrowing.errors:
+        raise ValidationError({**narrowing.errors, **query.errors})
     params = query.validated_data
     readable = locations_for(request.user, roles=REPORT_ROLES)
     location_id = params.get("location")
     if location_id is None:
         return ReportScope(
-            None, list(readable.order_by("name", "pk")), params["from"], params["to"], params
+            None,
+            list(readable.order_by("name", "pk")),
+            params["from"],
+            params["to"],
+            params,
+            narrowing,
         )
     location = readable.filter(pk=location_id).first()
     if location is None:
@@ -87,7 +113,7 @@ def report_scope(request: Request, query_serializer: type[serializers.Serializer
         if locations_for(request.user).filter(pk=location_id).exists():
             raise PermissionDenied(_("Only managers and accountants read reports."))
         raise NotFound(_("No such location."))
-    return ReportScope(location, [location], params["from"], params["to"], params)
+    return ReportScope(location, [location], params["from"], params["to"], params, narrowing)
 
 
 def single_location(scope: ReportScope) -> Location:
@@ -208,13 +234,13 @@ class DiscrepancyReportView(ReportView):
         operation_id="reports_discrepancy",
         tags=["reports"],
         summary="Discrepancy overview of a location and range of local days",
-        parameters=[ReportQuerySerializer],
+        parameters=[ReportQuerySerializer, *narrowing_schema()],
         responses={200: DiscrepancyReportSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         scope = report_scope(request, self.query_serializer)
         location = single_location(scope)
-        overview = discrepancy_overview(sessions_in_range([location], scope.first, scope.last))
+        overview = discrepancy_overview(scope.sessions([location]))
         currency = location.currency
 
         def money(amount):
@@ -255,13 +281,13 @@ class CashPaymentsReportView(ReportView):
         operation_id="reports_cash_payments",
         tags=["reports"],
         summary="Cash-payments overview of a location and range of local days",
-        parameters=[ReportQuerySerializer],
+        parameters=[ReportQuerySerializer, *narrowing_schema()],
         responses={200: CashPaymentsReportSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         scope = report_scope(request, self.query_serializer)
         location = single_location(scope)
-        overview = cash_payments_overview(sessions_in_range([location], scope.first, scope.last))
+        overview = cash_payments_overview(scope.sessions([location]))
         currency = location.currency
         data = {
             **_range_data(location, scope),
@@ -283,7 +309,7 @@ def csv_schema(operation_id: str, summary: str, description: str, query=CSVQuery
         tags=["reports"],
         summary=summary,
         description=description,
-        parameters=[query],
+        parameters=[query, *narrowing_schema()],
         responses={
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR,
@@ -326,7 +352,9 @@ class DiscrepancyCSVView(CSVReportView):
     header = exports.DISCREPANCY_COLUMNS
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
-        return exports.discrepancy_rows(scope.locations, scope.first, scope.last)
+        return exports.discrepancy_rows(
+            scope.locations, scope.first, scope.last, sessions=scope.sessions()
+        )
 
     @csv_schema(
         "reports_discrepancy_csv",
@@ -343,7 +371,9 @@ class CashPaymentsCSVView(CSVReportView):
     header = exports.CASH_PAYMENTS_COLUMNS
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
-        return exports.cash_payments_rows(scope.locations, scope.first, scope.last)
+        return exports.cash_payments_rows(
+            scope.locations, scope.first, scope.last, sessions=scope.sessions()
+        )
 
     @csv_schema(
         "reports_cash_payments_csv",
@@ -360,7 +390,7 @@ class SessionsCSVView(CSVReportView):
     query_serializer = SessionsCSVQuerySerializer
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
-        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        sessions = scope.sessions()
         return exports.session_rows(session_list(sessions, scope.params["ordering"]))
 
     @csv_schema(
@@ -379,7 +409,7 @@ class CorrectionsCSVView(CSVReportView):
     header = exports.CORRECTION_COLUMNS
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
-        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        sessions = scope.sessions()
         return exports.correction_rows(corrections_of(sessions))
 
     @csv_schema(
@@ -399,7 +429,7 @@ class JournalCSVView(CSVReportView):
     header = exports.JOURNAL_COLUMNS
 
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
-        sessions = sessions_in_range(scope.locations, scope.first, scope.last)
+        sessions = scope.sessions()
         return exports.journal_rows(cash_journal(sessions))
 
     @csv_schema(

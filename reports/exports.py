@@ -197,11 +197,15 @@ DISCREPANCY_COLUMNS = (
 
 
 def discrepancy_rows(
-    locations: Iterable[Location], first: dt.date, last: dt.date
+    locations: Iterable[Location],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[list[Any]]:
     """No total row: locations may differ in currency, and a total row would be counted
     twice by anyone who sums the column."""
-    for location, overview in discrepancy_by_location(locations, first, last):
+    for location, overview in discrepancy_by_location(locations, first, last, sessions=sessions):
         currency = location.currency
         yield [
             location.pk,
@@ -244,9 +248,13 @@ CASH_PAYMENTS_COLUMNS = (
 
 
 def cash_payments_rows(
-    locations: Iterable[Location], first: dt.date, last: dt.date
+    locations: Iterable[Location],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[list[Any]]:
-    for location, overview in cash_payments_by_location(locations, first, last):
+    for location, overview in cash_payments_by_location(locations, first, last, sessions=sessions):
         currency = location.currency
         yield [
             location.pk,

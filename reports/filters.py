@@ -1,8 +1,11 @@
 """The query parameters of the report endpoints and CSV downloads, checked in one place.
 
 `?location=&from=&to=` (local days of the location, both inclusive), `ordering` for the
-session list and `dialect` for CSV files. A bad value answers 400 with
-`{"field": ["message"]}`; which locations the user may read is decided in reports/api.py.
+session list and `dialect` for CSV files, and the session filters every report shares with
+the back-office page and GET /api/v1/sessions/ (sessions_app.filters.SessionNarrowing:
+register, opened_by, closed_by, status, counted, late, discrepancy, min_discrepancy). A
+bad value answers 400 with `{"field": ["message"]}`; which locations the user may read
+is decided in reports/api.py.
 """
 
 from __future__ import annotations
@@ -10,14 +13,19 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
+from django_filters import ChoiceFilter
+from drf_spectacular.drainage import get_override
+from drf_spectacular.utils import OpenApiParameter, extend_schema_field
 from rest_framework import serializers
 
 from cashdrawer.filters import DAY_PATTERN, MAX_ID
 from cashdrawer.scope import MAX_DAYS, outside_calendar, outside_calendar_message
 from reports.exports import DIALECTS
 from reports.selectors import SESSION_ORDERINGS
+from sessions_app.filters import NARROWING_PARAMETERS, SessionNarrowing
+from sessions_app.models import TrackingSession
 
 _DAY = re.compile(DAY_PATTERN)
 
@@ -100,3 +108,52 @@ class SessionsCSVQuerySerializer(CSVQuerySerializer):
         default="-opened_at",
         help_text=_("Order of the rows: by start, end or total discrepancy; '-' for descending."),
     )
+
+
+# --- the session filters -------------------------------------------------------------------
+
+
+def session_narrowing(params, *, request=None) -> SessionNarrowing:
+    """The session filters of a query string, checked: `.errors` says what is wrong."""
+    narrowing = SessionNarrowing(params, queryset=TrackingSession.objects.none(), request=request)
+    narrowing.is_valid()
+    return narrowing
+
+
+def narrow(
+    sessions: QuerySet[TrackingSession], narrowing: SessionNarrowing
+) -> QuerySet[TrackingSession]:
+    """`sessions` less those the valid filters leave out (an invalid one is not applied)."""
+    return narrowing.filter_queryset(sessions)
+
+
+def narrowing_schema() -> list[OpenApiParameter]:
+    """The filters as OpenAPI query parameters, read from the one definition: the schemas
+    its filter types declare (sessions_app/filters.py, cashdrawer/filters.py), so the
+    reports and GET sessions/ state the same bounds."""
+    parameters = []
+    for name in NARROWING_PARAMETERS:
+        definition = SessionNarrowing.base_filters[name]
+        if isinstance(definition, ChoiceFilter):
+            schema = {"type": "string", "enum": [v for v, _ in definition.extra["choices"]]}
+        else:
+            schema = get_override(type(definition), "field")
+        parameters.append(
+            OpenApiParameter(name, schema, OpenApiParameter.QUERY, description=NARROWING_HELP[name])
+        )
+    return parameters
+
+
+NARROWING_HELP = {
+    "register": "Sessions of this register (id).",
+    "opened_by": "Sessions opened by this user (id).",
+    "closed_by": "Sessions closed by this user (id).",
+    "status": "open or closed.",
+    "counted": "true: sessions closed with a count; false: closed without one (sub sessions, "
+    "counted at their main, are neither).",
+    "late": "true: sessions with late transactions; false: those without.",
+    "discrepancy": "Closed sessions whose total discrepancy is short (< 0), over (> 0) or "
+    "either (any).",
+    "min_discrepancy": "Closed sessions whose total discrepancy is at least this much either "
+    "way, e.g. 5.00 (0 to 9999999999999.99).",
+}

@@ -218,15 +218,23 @@ def corrections_of(sessions: QuerySet[TrackingSession]) -> QuerySet[Correction]:
 
 
 def discrepancy_by_location(
-    locations: Iterable[Location], first: dt.date, last: dt.date
+    locations: Iterable[Location],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[tuple[Location, DiscrepancyOverview]]:
     """One discrepancy overview per location, each exactly the one its own page shows,
-    in two queries grouped by location, however many locations there are.
+    in two queries grouped by location, however many locations there are. `sessions`, a
+    narrowed sessions_in_range of the same locations and days, takes the place of all of
+    them (the page's and the API's filters).
 
     A sum over locations is not offered: they may keep different currencies.
     """
     locations = list(locations)
-    sessions = sessions_in_range(locations, first, last).order_by()
+    if sessions is None:
+        sessions = sessions_in_range(locations, first, last)
+    sessions = sessions.order_by()
     figures = {
         row.pop("location_id"): row
         for row in sessions.values("location_id").annotate(**_discrepancy_aggregates())
@@ -250,10 +258,17 @@ def discrepancy_by_location(
 
 
 def cash_payments_by_location(
-    locations: Iterable[Location], first: dt.date, last: dt.date
+    locations: Iterable[Location],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[tuple[Location, CashPaymentsOverview]]:
     for location in locations:
-        yield location, cash_payments_overview(sessions_in_range([location], first, last))
+        if sessions is None:
+            yield location, cash_payments_overview(sessions_in_range([location], first, last))
+        else:
+            yield location, cash_payments_overview(sessions.filter(location=location))
 
 
 # --- the cash journal -------------------------------------------------------------------

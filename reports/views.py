@@ -11,6 +11,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
@@ -22,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cashdrawer.bounds import method_label
-from cashdrawer.models import Location, Membership
+from cashdrawer.models import Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
     OPERATOR_ROLES,
@@ -32,8 +33,10 @@ from cashdrawer.selectors import (
 )
 from reports import selectors
 from reports.charts import discrepancy_charts
+from reports.filters import narrow, session_narrowing
 from reports.forms import CorrectionForm
 from sessions_app.exceptions import DomainError, InvalidInput
+from sessions_app.filters import NARROWING_PARAMETERS, DiscrepancyChoice
 from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import (
     audit_trail,
@@ -92,9 +95,14 @@ def overview(request: HttpRequest) -> HttpResponse:
     if not locations_for(request.user, roles=REPORT_ROLES).exists():
         operator = locations_for(request.user, roles=OPERATOR_ROLES).exists()
         return render(request, "reports/no_access.html", {"can_operate": operator}, status=403)
-    scope = scope_from_request(request, roles=REPORT_ROLES, allow_all=True, keep=("ordering",))
+    scope = scope_from_request(
+        request, roles=REPORT_ROLES, allow_all=True, keep=("ordering", *NARROWING_PARAMETERS)
+    )
     first, last = scope.period.first, scope.period.last
-    sessions = selectors.sessions_in_range(scope.selected, first, last)
+    # A filter with a bad value is shown with its error and not applied; the others are.
+    narrowing = session_narrowing(request.GET, request=request)
+    sessions = narrow(selectors.sessions_in_range(scope.selected, first, last), narrowing)
+    filters = _filter_choices(scope)
 
     ordering = request.GET.get("ordering", DEFAULT_ORDERING)
     if ordering not in selectors.SESSION_ORDERINGS:
@@ -116,11 +124,13 @@ def overview(request: HttpRequest) -> HttpResponse:
 
     location_rows = []
     if scope.location is None:
-        payments = dict(selectors.cash_payments_by_location(scope.selected, first, last))
+        payments = dict(
+            selectors.cash_payments_by_location(scope.selected, first, last, sessions=sessions)
+        )
         location_rows = [
             LocationRow(location, discrepancy, payments[location])
             for location, discrepancy in selectors.discrepancy_by_location(
-                scope.selected, first, last
+                scope.selected, first, last, sessions=sessions
             )
         ]
 
@@ -146,7 +156,17 @@ def overview(request: HttpRequest) -> HttpResponse:
         "charts": discrepancy_charts(sessions, period=scope.period, currency=scope.currency)
         if page.paginator.count
         else None,
-        "exports": _export_links(scope, ordering),
+        "exports": _export_links(scope, ordering, narrowing),
+        "filter_errors": [
+            (name, narrowing.form.fields[name].label, error)
+            for name, errors in narrowing.errors.items()
+            for error in errors
+        ],
+        "filter_values": {name: request.GET.get(name, "") for name in NARROWING_PARAMETERS},
+        "filter_keep": scope.params(page=None, **dict.fromkeys(NARROWING_PARAMETERS)),
+        "filters": filters,
+        "active_filters": _active_filters(scope, narrowing, filters),
+        "clear_filters": scope.query(page=None, **dict.fromkeys(NARROWING_PARAMETERS)),
         "can_open_sessions": bool(operate_locations),
     }
     return render(request, "reports/overview.html", context)
@@ -161,6 +181,66 @@ def _other_ranges(scope) -> list[tuple[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the filter form offers: the registers and staff of the locations shown."""
+
+    registers: list[Register]
+    staff: list
+
+    def register_name(self, pk: int) -> str:
+        register = next((r for r in self.registers if r.pk == pk), None)
+        return register.name if register else f"#{pk}"
+
+    def staff_name(self, pk: int) -> str:
+        user = next((u for u in self.staff if u.pk == pk), None)
+        return (user.get_full_name() or user.get_username()) if user else f"#{pk}"
+
+
+def _filter_choices(scope) -> FilterChoices:
+    """Two queries, whatever the number of sessions: only the user's report locations."""
+    registers = list(Register.objects.filter(location__in=scope.selected).order_by("name", "pk"))
+    staff = list(
+        get_user_model()
+        .objects.filter(memberships__location__in=scope.selected)
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+    return FilterChoices(registers, staff)
+
+
+@dataclass(frozen=True)
+class FilterChip:
+    text: str
+    remove_query: str  # the page without this filter
+
+
+def _active_filters(scope, narrowing, choices: FilterChoices) -> list[FilterChip]:
+    """A chip per filter in use, saying what it keeps, with a link that drops it."""
+    texts = {
+        "counted": {True: _("Counted"), False: _("Not counted")},
+        "late": {True: _("With late sales"), False: _("Without late sales")},
+        "status": {"open": _("Open"), "closed": _("Closed")},
+    }
+    chips = []
+    for name, value in narrowing.active().items():
+        if name == "register":
+            text = _("Register: %(name)s") % {"name": choices.register_name(value)}
+        elif name == "opened_by":
+            text = _("Opened by %(name)s") % {"name": choices.staff_name(value)}
+        elif name == "closed_by":
+            text = _("Closed by %(name)s") % {"name": choices.staff_name(value)}
+        elif name == "discrepancy":
+            kind = dict(DiscrepancyChoice.choices)[value]
+            text = _("Discrepancy: %(kind)s") % {"kind": kind}
+        elif name == "min_discrepancy":
+            text = _("Discrepancy of at least %(amount)s") % {"amount": value}
+        else:
+            text = texts[name][value]
+        chips.append(FilterChip(str(text), scope.query(page=None, **{name: None})))
+    return chips
+
+
 # The CSV downloads of the API (reports/api_urls.py): same selectors, same figures.
 EXPORTS = {
     "discrepancy": "report-discrepancy-csv",
@@ -171,12 +251,15 @@ EXPORTS = {
 }
 
 
-def _export_links(scope, ordering: str) -> dict[str, dict[str, str]]:
-    """Each CSV download of the page for the same location and range, plain and for
-    spreadsheets set to Dutch or German; the session list keeps its current order."""
+def _export_links(scope, ordering: str, narrowing) -> dict[str, dict[str, str]]:
+    """Each CSV download of the page for the same location, range and filters, plain and
+    for spreadsheets set to Dutch or German; the session list keeps its current order."""
     links = {}
+    applied = {name: scope.extra[name] for name in narrowing.active() if name in scope.extra}
     for key, name in EXPORTS.items():
         params = scope.api_query()
+        if applied:
+            params += "&" + urlencode(applied)
         if key == "sessions":
             params += "&" + urlencode({"ordering": ordering})
         url = f"{reverse(name)}?{params}"

@@ -13,6 +13,7 @@ the issue (an Amsterdam-like month, a Wien-like shared close) check the figures 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from decimal import Decimal
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from cashdrawer.models import Location, Register
 from reports import selectors
 from reports.exports import SESSION_COLUMNS, session_rows
+from reports.filters import narrow, session_narrowing
 from sessions_app import services
 from sessions_app.models import TrackingSession
 
@@ -311,7 +313,58 @@ def _check_cash_removed_counts_every_coin_once(location: Location) -> None:
 def test_overviews_reconcile_for_every_range_of_random_histories(manager, history):
     location = _play(history, manager)
     _check_every_range(location, len(history))
+    _check_filtered(location, len(history))
     _check_cash_removed_counts_every_coin_once(location)
+
+
+# The session filters (issue 11): each value, and a pair that splits every set in two.
+FILTERS = [
+    {"status": "open"},
+    {"status": "closed"},
+    {"counted": "true"},
+    {"counted": "false"},
+    {"late": "true"},
+    {"late": "false"},
+    {"discrepancy": "short"},
+    {"discrepancy": "over"},
+    {"discrepancy": "any"},
+    {"min_discrepancy": "10.00"},
+    {"discrepancy": "short", "counted": "true"},
+]
+SPLITS = [("status", "open", "closed"), ("late", "true", "false")]
+
+
+def _check_filtered(location: Location, days: int) -> None:
+    """The overview of a filtered set is computed as over all sessions: it reconciles, it
+    sums its own rows, the per-location one is the same, and a filter and its opposite add
+    up to the whole."""
+    first_day, last_day = FIRST_DAY, FIRST_DAY + dt.timedelta(days=days - 1)
+    everything = selectors.sessions_in_range([location], first_day, last_day)
+
+    def overview(params):
+        sessions = narrow(everything, session_narrowing(params))
+        return sessions, selectors.discrepancy_overview(sessions)
+
+    for params in FILTERS:
+        sessions, filtered = overview(params)
+        _reconciles(filtered)
+        [(_, by_location)] = selectors.discrepancy_by_location(
+            [location], first_day, last_day, sessions=sessions
+        )
+        assert by_location == filtered
+        rows = list(sessions)
+        assert filtered.sessions == len(rows)
+        assert filtered.total_discrepancy == sum((s.total_discrepancy for s in rows), D(0))
+        if "discrepancy" in params or "min_discrepancy" in params:
+            assert all(not s.is_open for s in rows)
+
+    whole = selectors.discrepancy_overview(everything)
+    for name, one, other in SPLITS:
+        _, first = overview({name: one})
+        _, second = overview({name: other})
+        for figure in dataclasses.fields(whole):
+            total = getattr(first, figure.name) + getattr(second, figure.name)
+            assert total == getattr(whole, figure.name), (name, figure.name)
 
 
 # --- the issue's examples ----------------------------------------------------------------

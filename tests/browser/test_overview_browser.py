@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from sessions_app.services import close_session, open_session, record_transaction
+from tests.browser.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,3 +84,39 @@ def test_a_manager_sorts_the_session_list_and_exports_exactly_those_rows(
         Decimal("-5.00"),
     ]
     assert {row["location"] for row in rows} == {location.name}
+
+
+def test_a_manager_filters_the_session_list_sees_the_chip_and_removes_it(
+    page, log_in, manager, location, three_shifts
+):
+    log_in("maria")
+    page.goto(f"/overview/?location={location.pk}&range=last_7_days")
+    assert len(_rows(page)) == 3
+
+    page.locator("#filters summary").click()
+    page.select_option("#filters select[name=discrepancy]", "short")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**discrepancy=short**")
+    assert [text for _, text in _rows(page)] == ["−€5.00"]
+    chips = page.locator("[data-active-filters] .chip")
+    assert chips.count() == 1 and "Discrepancy: short" in chips.first.inner_text()
+    # The overview is that of the short session alone.
+    assert "−€5.00" in page.locator("#discrepancy-title").locator("..").locator("..").inner_text()
+
+    # The filters in use, for a look at the page: the form open, the chip under it.
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar, else drawn mid-page
+    page.screenshot(path=SCREENSHOTS / "overview-filtered.png", full_page=True)
+
+    # The CSV of the list carries the filter.
+    page.locator("#sessions summary").click()
+    with page.expect_download() as download_info:
+        page.locator("#sessions .menu a").first.click()
+    exported = download_info.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert [Decimal(row["total_discrepancy"]) for row in rows] == [Decimal("-5.00")]
+
+    page.get_by_role("link", name="Remove the filter Discrepancy: short").click()
+    page.wait_for_url(lambda url: "discrepancy" not in url)
+    assert len(_rows(page)) == 3
+    assert page.locator("[data-active-filters]").count() == 0
