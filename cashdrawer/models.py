@@ -66,6 +66,15 @@ class Location(models.Model):
             "refused instead of booked."
         ),
     )
+    discrepancy_threshold = amount_field(
+        verbose_name=_("discrepancy threshold"),
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(CEILING_MAX)],
+        help_text=_(
+            "A close whose end or total discrepancy is larger than this (short or over) "
+            "raises an alert and asks for a second look before it is booked."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -75,6 +84,11 @@ class Location(models.Model):
             models.CheckConstraint(
                 condition=Q(max_amount__gte=1) & Q(max_amount__lte=CEILING_MAX),
                 name="location_max_amount_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(discrepancy_threshold__gte=0)
+                & Q(discrepancy_threshold__lte=CEILING_MAX),
+                name="location_discrepancy_threshold_in_range",
             ),
         ]
 
@@ -92,13 +106,15 @@ class Location(models.Model):
             )
 
     def clean(self) -> None:
-        if self.max_amount is not None and has_more_decimals(self.max_amount, self.minor_units):
-            raise ValidationError(
-                {
-                    "max_amount": _("%(currency)s amounts have at most %(places)s decimals.")
-                    % {"currency": self.currency, "places": self.minor_units}
-                }
-            )
+        for name in ("max_amount", "discrepancy_threshold"):
+            value = getattr(self, name)
+            if value is not None and has_more_decimals(value, self.minor_units):
+                raise ValidationError(
+                    {
+                        name: _("%(currency)s amounts have at most %(places)s decimals.")
+                        % {"currency": self.currency, "places": self.minor_units}
+                    }
+                )
         if self.pk:
             before = Location.objects.filter(pk=self.pk).values("currency", "timezone").first()
             if before is None:
@@ -380,6 +396,14 @@ class Membership(models.Model):
     )
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(_("role"), max_length=10, choices=Role)
+    receives_alerts = models.BooleanField(
+        _("receives alerts"),
+        default=True,
+        help_text=_(
+            "Managers only: shortages, sessions closed without a count and sessions open "
+            "too long at this location are e-mailed to them and shown on their Now page."
+        ),
+    )
 
     class Meta:
         ordering = ["location__name", "user__username"]

@@ -138,6 +138,7 @@ def _location_form(location: Location, methods: list[tuple[int | None, str, bool
         "currency": location.currency,
         "timezone": location.timezone,
         "max_amount": str(location.max_amount),
+        "discrepancy_threshold": str(location.discrepancy_threshold),
         "_save": "Save",
         **fields,
     }
@@ -202,6 +203,7 @@ def test_a_new_location_with_a_default_method_in_its_rows_is_saved_once(admin_cl
         "currency": "EUR",
         "timezone": "Europe/Vienna",
         "max_amount": "100000.00",
+        "discrepancy_threshold": "10.00",
         "_save": "Save",
         "payment_methods-TOTAL_FORMS": "2",
         "payment_methods-INITIAL_FORMS": "0",

@@ -1698,6 +1698,7 @@ class Run:
             "currency": location.currency,
             "timezone": location.timezone,
             "max_amount": str(location.max_amount),
+            "discrepancy_threshold": str(location.discrepancy_threshold),
             "_save": "Save",
             "payment_methods-TOTAL_FORMS": str(len(methods) + 1),
             "payment_methods-INITIAL_FORMS": str(len(methods)),

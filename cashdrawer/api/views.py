@@ -102,6 +102,11 @@ class LocationSerializer(MoneyModelSerializer):
         help_text="The largest single amount accepted here (a sale, an adjustment, a float); "
         "set by an administrator.",
     )
+    discrepancy_threshold = MoneyField(
+        required=False,
+        help_text="A close whose end or total discrepancy is larger than this (short or "
+        'over) raises an alert and needs "confirm_discrepancy": true; default 10.00.',
+    )
     payment_methods = serializers.SlugRelatedField(
         many=True,
         read_only=True,
@@ -112,7 +117,15 @@ class LocationSerializer(MoneyModelSerializer):
 
     class Meta:
         model = Location
-        fields = ["id", "name", "currency", "timezone", "max_amount", "payment_methods"]
+        fields = [
+            "id",
+            "name",
+            "currency",
+            "timezone",
+            "max_amount",
+            "discrepancy_threshold",
+            "payment_methods",
+        ]
         # Uniqueness and every other rule: the model's full_clean(), in save_cleaned().
         extra_kwargs = {"name": {"validators": []}}
 

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from cashdrawer.models import AuditEntry, Location, PaymentMethod, Register
+from cashdrawer.money import CEILING_MAX
 from sessions_app import services
 from sessions_app.models import TrackingSession, Transaction
 
@@ -67,10 +68,27 @@ def test_locations_list_shows_the_users_locations(client_for, manager, location,
                 "currency": "EUR",
                 "timezone": "Europe/Amsterdam",
                 "max_amount": "100000.00",
+                "discrepancy_threshold": "10.00",
                 "payment_methods": ["card", "cash"],
             }
         ],
     }
+
+
+def test_a_manager_sets_the_discrepancy_threshold_and_a_bad_one_changes_nothing(
+    client_for, manager, location
+):
+    api = client_for(manager)
+    url = f"/api/v1/locations/{location.pk}/"
+    response = api.patch(url, {"discrepancy_threshold": "25.00"})
+    assert response.status_code == 200
+    assert response.json()["discrepancy_threshold"] == "25.00"
+    for bad in ["-1", "1.234", "abc", str(CEILING_MAX + 1)]:
+        response = api.patch(url, {"discrepancy_threshold": bad})
+        assert response.status_code == 400, bad
+        assert "discrepancy_threshold" in response.json(), bad
+    location.refresh_from_db()
+    assert location.discrepancy_threshold == Decimal("25.00")
 
 
 def test_a_location_reads_and_a_manager_renames_it(client_for, manager, location):
