@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -234,7 +235,9 @@ def _active_filters(scope, narrowing, choices: FilterChoices) -> list[FilterChip
             kind = dict(DiscrepancyChoice.choices)[value]
             text = _("Discrepancy: %(kind)s") % {"kind": kind}
         elif name == "min_discrepancy":
-            text = _("Discrepancy of at least %(amount)s") % {"amount": value}
+            # In the page's number format (10,00 in Dutch), as the amounts beside it.
+            amount = number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
+            text = _("Discrepancy of at least %(amount)s") % {"amount": amount}
         else:
             text = texts[name][value]
         chips.append(FilterChip(str(text), scope.query(page=None, **{name: None})))

@@ -214,6 +214,13 @@ def test_the_page_lists_the_filters_in_use_with_links_that_drop_them(chain, mana
     )
     assert "ordering=closed_at" in chips[1].remove_query
     assert "data-clear-filters" in html
+    # An amount reads as the amounts beside it: 1,234.50 in English, 1.234,50 in Dutch.
+    english = client.get(OVERVIEW, {**params, "min_discrepancy": "1234.5"})
+    assert [c.text for c in english.context["active_filters"]] == [
+        "Discrepancy of at least 1,234.50"
+    ]
+    dutch = client.get(OVERVIEW, {**params, "min_discrepancy": "1234.5"}, HTTP_ACCEPT_LANGUAGE="nl")
+    assert "1.234,50" in dutch.context["active_filters"][0].text
     clear = response.context["clear_filters"]
     assert "register" not in clear and "discrepancy" not in clear and "from=2026-01-15" in clear
     # Sorting, paging and the CSV buttons carry the filters.
