@@ -26,6 +26,12 @@ from cashdrawer.models import ApiToken
 
 
 class _AddressThrottle(SimpleRateThrottle):
+    """Counted per client address in the shared cache, so every worker sees one count."""
+
+    @property
+    def cache(self):  # resolved per use, so tests may swap the cache settings
+        return caches["shared"]
+
     def get_ident(self, request) -> str:
         return client_address(request) or "unknown"
 
@@ -36,17 +42,9 @@ class _AddressThrottle(SimpleRateThrottle):
 class LoginRateThrottle(_AddressThrottle):
     scope = "login"
 
-    @property
-    def cache(self):  # resolved per use, so tests may swap the cache settings
-        return caches["shared"]
-
 
 class BadTokenThrottle(_AddressThrottle):
     scope = "bad_token"
-
-    @property
-    def cache(self):
-        return caches["shared"]
 
 
 class TokenRateThrottle(SimpleRateThrottle):
