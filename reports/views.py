@@ -379,7 +379,7 @@ def _render_session(
         "close_url": reverse("operations:close", args=[session.pk]) if operate else None,
         "overview_url": reverse("reports:overview") + f"?location={location.pk}",
         # Who did what to this session: for those who see every figure of it.
-        "audit_trail": list(audit_trail(session)) if role in REPORT_ROLES else None,
+        "audit_trail": _audit_page(request, session) if role in REPORT_ROLES else None,
     }
     return render(request, "reports/session.html", context, status=status)
 
@@ -393,6 +393,15 @@ def _transaction_page(request: HttpRequest, session: TrackingSession) -> Page:
         "recorded_by", "recorded_by_device"
     ).order_by(*order)
     return Paginator(transactions, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("tx_page"))
+
+
+def _audit_page(request: HttpRequest, session: TrackingSession) -> Page:
+    """A page of the session's audit trail (`?audit_page=`): an entry per sale, so as long
+    as the transactions, and paged like them, the newest first while the session is open."""
+    entries = audit_trail(session)
+    if session.is_open:
+        entries = entries.reverse()
+    return Paginator(entries, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("audit_page"))
 
 
 def _count_table(counts: list[CountLine], stage: str) -> dict | None:

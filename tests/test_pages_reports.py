@@ -649,6 +649,29 @@ def test_an_open_sessions_transactions_come_newest_first_100_a_page(busy_open_se
     assert _transaction_ids(client.get(url, {"tx_page": "x"})) == newest_first[:100]
 
 
+def test_the_audit_trail_of_a_busy_session_is_paged_like_its_transactions(
+    busy_open_session, manager
+):
+    """An entry per sale: 251 entries (the open and 250 sales), 100 a page, newest first
+    while the session is open."""
+    session, sales = busy_open_session
+    client = _client(manager)
+    url = reverse("reports:session", args=[session.pk])
+
+    def objects(response) -> list[str]:
+        return [entry.object_id for entry in response.context["audit_trail"]]
+
+    newest_first = [str(sale.pk) for sale in reversed(sales)] + [str(session.pk)]
+    first = client.get(url)
+    assert objects(first) == newest_first[:100]
+    html = first.content.decode()
+    assert "Entries 1–100 of 251" in html
+    assert '<span class="count-pill">251</span>' in html
+    assert 'href="?audit_page=2#audit-trail"' in html
+    assert objects(client.get(url, {"audit_page": 3})) == newest_first[200:]
+    assert objects(client.get(url, {"audit_page": "x"})) == newest_first[:100]
+
+
 def test_the_transaction_page_links_keep_the_other_parameters(busy_open_session, manager):
     session, _sales_made = busy_open_session
     url = reverse("reports:session", args=[session.pk])
