@@ -128,7 +128,7 @@ def test_a_superuser_sees_every_store_grouped_by_store_in_name_order(
     html = _client(admin).get(NOW).content.decode()
     headings = re.findall(r'<h2 id="now-store-\d+">([^<]+)</h2>', html)
     assert headings == ["Amsterdam", "Vienna", "Zurich"]
-    assert html.index("Till Zurich") > html.index('id="now-store-%d"' % zurich.pk)
+    assert html.index("Till Zurich") > html.index(f'id="now-store-{zurich.pk}"')
 
 
 # --- what a row shows ---------------------------------------------------------------------------
