@@ -299,8 +299,8 @@ class Sparkline:
 
     bars: list[SparkBar]
     values: list[Decimal]
-    width: int = 54
-    height: int = 22
+    width: int = 66
+    height: int = 26
 
     @property
     def middle(self) -> float:

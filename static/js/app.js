@@ -91,7 +91,7 @@
               board.dataset.refreshState = "done";
             });
           }
-          if (response.redirected || response.status === 403) {
+          if (response.redirected) {
             // Logged out meanwhile (the login page answered): say so, stop asking.
             ended = true;
             if (endedNote) endedNote.hidden = false;
