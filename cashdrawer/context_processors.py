@@ -26,6 +26,7 @@ def navigation(request) -> dict:
     def nav():
         roles = _roles(user)
         return {
+            "now": Membership.Role.MANAGER in roles,
             "reports": bool(roles & REPORT_ROLES),
             "operations": bool(roles & OPERATOR_ROLES),
             "tokens": Membership.Role.MANAGER in roles,

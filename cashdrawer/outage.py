@@ -155,6 +155,14 @@ class OutageMiddleware:
         return None
 
 
+AUTO_REFRESH_HEADER = "X-Auto-Refresh"
+
+
+def is_auto_refresh(request: HttpRequest) -> bool:
+    """Whether a page asked for this by itself, not the person in front of it."""
+    return request.headers.get(AUTO_REFRESH_HEADER) == "1"
+
+
 class SessionRefreshMiddleware:
     """Moves a logged-in session's end along on every request that used it, so it ends
     after SESSION_COOKIE_AGE idle seconds rather than that long after the login.
@@ -163,6 +171,10 @@ class SessionRefreshMiddleware:
     on every answer, a 503 included: during a database outage that read fails once more
     and turns the 503 page into an error. Here a failed answer (5xx) leaves the session
     alone. Placed right after SessionMiddleware, whose response step runs after this one.
+
+    A request a page makes by itself (the Now page's refresh every 30 seconds) says so
+    with the header `X-Auto-Refresh: 1` and is not activity: otherwise a Now page left
+    open on a shared PC would keep its login alive for ever.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -176,6 +188,7 @@ class SessionRefreshMiddleware:
             and session.accessed
             and response.status_code < 500
             and not session.is_empty()
+            and not is_auto_refresh(request)
         ):
             session.modified = True
         return response

@@ -21,6 +21,7 @@ Role = Membership.Role
 
 OPERATOR_ROLES = frozenset({Role.MANAGER, Role.CASHIER})
 REPORT_ROLES = frozenset({Role.MANAGER, Role.ACCOUNTANT})
+MANAGER_ROLES = frozenset({Role.MANAGER})
 
 
 def _is_superuser(user: Any) -> bool:

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from cashdrawer.selectors import OPERATOR_ROLES, REPORT_ROLES, locations_for
+from cashdrawer.selectors import MANAGER_ROLES, OPERATOR_ROLES, REPORT_ROLES, locations_for
 
 
 class LoginView(auth_views.LoginView):
@@ -22,9 +22,14 @@ class LogoutView(auth_views.LogoutView):
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Readers of reports land on the overview, cashiers on their registers."""
+    """Managers land on Now (every register of their stores), other readers of reports
+    (accountants) on the overview, cashiers on their registers. A link with a query
+    (?location=…) still lands a manager on that overview."""
+    query = request.GET.urlencode()  # keeps ?location=… from links such as the admin's
+    # A link that names a store or range asks for that store's overview; plain "/" is Now.
+    if not query and locations_for(request.user, roles=MANAGER_ROLES).exists():
+        return redirect("operations:now")
     if locations_for(request.user, roles=REPORT_ROLES).exists():
-        query = request.GET.urlencode()  # keeps ?location=… from links such as the admin's
         return redirect(reverse("reports:overview") + (f"?{query}" if query else ""))
     if locations_for(request.user, roles=OPERATOR_ROLES).exists():
         return redirect("operations:registers")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
@@ -16,10 +18,12 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Window,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, RowNumber
+from django.utils import timezone
 
-from cashdrawer.models import AuditEntry
+from cashdrawer.models import AuditEntry, Location
 from cashdrawer.money import DECIMAL_PLACES, FIGURE_MAX_DIGITS, quantize
 from sessions_app.models import (
     Adjustment,
@@ -100,6 +104,81 @@ def with_corrections(sessions: QuerySet[TrackingSession]) -> QuerySet[TrackingSe
             F("total_discrepancy") + F("corrections_total"), output_field=money
         )
     )
+
+
+def recent_closes(
+    register_ids: Iterable[int], *, per_register: int = 3
+) -> dict[int, list[TrackingSession]]:
+    """Per register, its last `per_register` closed sessions, newest first, in one query
+    (a window numbers each register's closes; the Now page reads every register at once)."""
+    rows = (
+        TrackingSession.objects.filter(
+            register_id__in=list(register_ids), status=TrackingSession.Status.CLOSED
+        )
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("register_id")],
+                order_by=[F("closed_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(recency__lte=per_register)
+        .select_related("closed_by", "closed_by_device")
+        .order_by("register_id", "recency")
+    )
+    result: dict[int, list[TrackingSession]] = defaultdict(list)
+    for session in rows:
+        result[session.register_id].append(session)
+    return result
+
+
+@dataclass(frozen=True)
+class CashToday:
+    """A register's cash transactions of the store's current local day."""
+
+    sales: Decimal = Decimal("0.00")
+    refunds: Decimal = Decimal("0.00")
+
+    @property
+    def net(self) -> Decimal:
+        return self.sales - self.refunds
+
+
+def local_today_bounds(location: Location, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC instants [start, end) of the location's local day that holds `now`."""
+    today = now.astimezone(location.tzinfo).date()
+    start = dt.datetime.combine(today, dt.time.min, tzinfo=location.tzinfo)
+    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min, tzinfo=location.tzinfo)
+    return start, end
+
+
+def cash_today(
+    locations: Iterable[Location], *, now: dt.datetime | None = None
+) -> dict[int, CashToday]:
+    """Per register, the cash sales and cash refunds that occurred on its store's local
+    day so far (by when the sale happened, not when the terminal sent it), whatever
+    session they are in. One query for all stores, each with its own time zone's day."""
+    now = now or timezone.now()
+    condition = Q(pk__in=[])
+    for location in locations:
+        start, end = local_today_bounds(location, now)
+        condition |= Q(register__location=location, occurred_at__gte=start, occurred_at__lt=end)
+    rows = (
+        Transaction.objects.filter(condition, payment_method="cash")
+        .order_by()
+        .values("register_id")
+        .annotate(
+            sales=Sum("amount", filter=Q(kind=Transaction.Kind.SALE)),
+            refunds=Sum("amount", filter=Q(kind=Transaction.Kind.REFUND)),
+        )
+    )
+    return {
+        row["register_id"]: CashToday(
+            sales=quantize(row["sales"] or Decimal(0)),
+            refunds=quantize(row["refunds"] or Decimal(0)),
+        )
+        for row in rows
+    }
 
 
 def is_blind(session: TrackingSession) -> bool:

@@ -9,6 +9,7 @@ from sessions_app import views
 app_name = "operations"
 
 urlpatterns = [
+    path("now/", views.now, name="now"),
     path("registers/", views.registers, name="registers"),
     path("registers/<int:pk>/open/", views.open_session, name="open"),
     path("sessions/<int:pk>/adjust/", views.adjust, name="adjust"),

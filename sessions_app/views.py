@@ -19,12 +19,14 @@ from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from cashdrawer.models import Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
+    MANAGER_ROLES,
     OPERATOR_ROLES,
     locations_for,
     registers_for,
@@ -45,7 +47,14 @@ from sessions_app.forms import (
     count_rows,
 )
 from sessions_app.models import TrackingSession
-from sessions_app.selectors import counted_blind, is_blind, open_session_of
+from sessions_app.selectors import (
+    CashToday,
+    cash_today,
+    counted_blind,
+    is_blind,
+    open_session_of,
+    recent_closes,
+)
 
 # --- access ----------------------------------------------------------------------------
 
@@ -120,6 +129,9 @@ class RegisterCard:
     session_url: str | None = None
     main_open: bool = False  # for a sub-register: may it open now (rule 8)?
     subs: list[RegisterCard] = field(default_factory=list)
+    # The Now page's figures (left empty on the registers page):
+    recent_closes: list[TrackingSession] = field(default_factory=list)  # newest first
+    cash_today: CashToday | None = None
 
     @property
     def expected_cash(self) -> Decimal | None:
@@ -134,14 +146,41 @@ class RegisterCard:
     def has_transfers(self) -> bool:
         return self.session is not None and bool(self.session.sub_register_cash)
 
+    @property
+    def expected_label(self) -> str:
+        """What the expected cash holds: a main register's own cash, or its subs' too."""
+        if not self.register.is_main:
+            return _("Expected cash so far")
+        if not self.subs_open:
+            return _("Expected, incl. subs")
+        if self.has_transfers:
+            return _("Expected, without open subs")
+        return _("Expected, own cash")
 
-def _register_cards(location: Location, role: str) -> list[RegisterCard]:
-    """Every register of the location, its open session and last close; subs under mains."""
+    @property
+    def last_close(self) -> TrackingSession | None:
+        return self.recent_closes[0] if self.recent_closes else None
+
+    @property
+    def sparkline(self) -> Sparkline | None:
+        return sparkline([s.total_discrepancy for s in reversed(self.recent_closes)])
+
+
+def _register_cards(
+    locations: list[Location],
+    roles: dict[int, str],
+    *,
+    now_figures: bool = False,
+    now: dt.datetime | None = None,
+) -> dict[int, list[RegisterCard]]:
+    """Per location, every register with its open session and last close, subs under
+    their mains; with `now_figures`, also its last three closes and today's cash. A few
+    queries for all locations together, however many registers and stores there are."""
     last_close = TrackingSession.objects.filter(
         register=OuterRef("pk"), status=TrackingSession.Status.CLOSED
     ).order_by("-closed_at", "-id")
     registers = list(
-        Register.objects.filter(location=location)
+        Register.objects.filter(location__in=locations)
         .select_related("main_register")
         .annotate(
             last_closed_at=Subquery(last_close.values("closed_at")[:1]),
@@ -152,9 +191,14 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
     open_sessions = {
         session.register_id: session
         for session in TrackingSession.objects.filter(
-            location=location, status=TrackingSession.Status.OPEN
+            location__in=locations, status=TrackingSession.Status.OPEN
         ).select_related("opened_by", "opened_by_device", "register", "main_session__register")
     }
+    closes: dict[int, list[TrackingSession]] = {}
+    today: dict[int, CashToday] = {}
+    if now_figures and registers:
+        closes = recent_closes([register.pk for register in registers])
+        today = cash_today(locations, now=now)
     cards = {}
     for register in registers:
         session = open_sessions.get(register.pk)
@@ -163,18 +207,20 @@ def _register_cards(location: Location, role: str) -> list[RegisterCard]:
             session=session,
             last_closed_at=register.last_closed_at,
             left_in_drawer=register.last_retained_float,
-            blind=session is not None and _is_blind(session, role),
+            blind=session is not None and _is_blind(session, roles[register.location_id]),
             counted_blind=session is not None and counted_blind(session),
             session_url=_session_url(session.pk) if session else None,
             main_open=register.main_register_id in open_sessions,
+            recent_closes=closes.get(register.pk, []),
+            cash_today=today.get(register.pk, CashToday()) if now_figures else None,
         )
-    top = []
+    top: dict[int, list[RegisterCard]] = {location.pk: [] for location in locations}
     for register in registers:
         card = cards[register.pk]
         if register.is_sub and register.main_register_id in cards:
             cards[register.main_register_id].subs.append(card)
         else:
-            top.append(card)
+            top[register.location_id].append(card)
     return top
 
 
@@ -201,7 +247,7 @@ def registers(request: HttpRequest) -> HttpResponse:
     scope = scope_from_request(request, roles=OPERATOR_ROLES, allow_all=False)
     location = scope.location
     role = role_at(request.user, location)
-    cards = _register_cards(location, role)
+    cards = _register_cards([location], {location.pk: role})[location.pk]
     context = {
         "section": "operations",
         "scope": scope,
@@ -228,6 +274,121 @@ def _admin_registers_url(request: HttpRequest, location: Location) -> str | None
         )
     except NoReverseMatch:
         return None
+
+
+# --- the Now page ------------------------------------------------------------------------
+
+# The board asks for itself again this often (seconds); tests shorten it.
+NOW_REFRESH_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class SparkBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    tone: str  # short, over or even (static/css/operations.css colours them)
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A few discrepancies as bars above (over) and below (short) a zero line, oldest
+    left; drawn as an inline SVG with attributes only, no style (the page's CSP)."""
+
+    bars: list[SparkBar]
+    values: list[Decimal]
+    width: int = 66
+    height: int = 26
+
+    @property
+    def middle(self) -> float:
+        return self.height / 2
+
+
+def sparkline(values: list[Decimal], *, slots: int = 3) -> Sparkline | None:
+    """Bars scaled to the largest discrepancy shown; right-aligned, so the newest close is
+    always the last bar. None without any close."""
+    if not values:
+        return None
+    values = values[-slots:]
+    line = Sparkline(bars=[], values=values)
+    largest = max(abs(value) for value in values)
+    half = line.middle - 1  # room above and below the zero line
+    slot = line.width / slots
+    bar_width = slot * 0.6
+    first_slot = slots - len(values)
+    for index, value in enumerate(values):
+        x = (first_slot + index) * slot + (slot - bar_width) / 2
+        if value == 0 or largest == 0:
+            bar = SparkBar(x, line.middle - 1, bar_width, 2, "even", value)
+        else:
+            height = max(float(abs(value) / largest) * half, 2.0)
+            y = line.middle - height if value > 0 else line.middle
+            bar = SparkBar(x, y, bar_width, height, "over" if value > 0 else "short", value)
+        line.bars.append(bar)
+    return line
+
+
+@dataclass
+class StoreBoard:
+    location: Location
+    cards: list[RegisterCard]
+
+    @property
+    def register_count(self) -> int:
+        return sum(1 for _card in _flat(self.cards))
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for card in _flat(self.cards) if card.session)
+
+    @property
+    def cash_sales_today(self) -> Decimal:
+        return sum((card.cash_today.sales for card in _flat(self.cards)), Decimal("0.00"))
+
+    @property
+    def cash_refunds_today(self) -> Decimal:
+        return sum((card.cash_today.refunds for card in _flat(self.cards)), Decimal("0.00"))
+
+
+def _board_only(request: HttpRequest) -> bool:
+    return request.GET.get("fragment") == "1"
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def now(request: HttpRequest) -> HttpResponse:
+    """Every register of every store the user manages, grouped by store; the page asks
+    for its board again every NOW_REFRESH_SECONDS (?fragment=1: the board alone)."""
+    managed = list(locations_for(request.user, roles=MANAGER_ROLES).order_by("name", "pk"))
+    if not managed:
+        return render(request, "sessions_app/now_no_access.html", {"section": "now"}, status=403)
+    # Only the stores this user manages, so their role is manager at each (a superuser is
+    # treated as one everywhere); the blind rule still decides what they see.
+    roles = {location.pk: Membership.Role.MANAGER for location in managed}
+    now = timezone.now()
+    cards = _register_cards(managed, roles, now_figures=True, now=now)
+    stores = [StoreBoard(location=location, cards=cards[location.pk]) for location in managed]
+    zones = {location.timezone for location in managed}
+    context = {
+        "section": "now",
+        "stores": stores,
+        "updated_at": now,
+        # One time zone for the "updated" time: the stores' own, when they share one.
+        "updated_zone": zones.pop() if len(zones) == 1 else "UTC",
+        "refresh_seconds": NOW_REFRESH_SECONDS,
+    }
+    if _board_only(request):
+        response = render(request, "sessions_app/_now_board.html", context)
+        # The page swaps in only an answer that says it is the board (not the login page
+        # after the session ended, nor an error page).
+        response["X-Now-Board"] = "1"
+    else:
+        response = render(request, "sessions_app/now.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- opening -----------------------------------------------------------------------------

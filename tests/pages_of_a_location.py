@@ -252,6 +252,12 @@ FOLLOW = {"home", "operations:open", "operations:close"}
 VISITED: dict[str, _Urls] = {
     # back-office pages (a manager's browser; the cashier's view of blind sessions)
     "home": _one_url("home", MANAGER),
+    "operations:now": lambda o: iter(
+        [
+            (_url("operations:now"), MANAGER),
+            (_url("operations:now", query={"fragment": 1}), MANAGER),
+        ]
+    ),
     "operations:registers": lambda o: (
         (_url("operations:registers", query={"location": o.location.pk}), who)
         for who in (MANAGER, CASHIER)

@@ -31,7 +31,7 @@ def test_a_wrong_password_shows_the_form_again_with_an_error(client, manager):
 
 @pytest.mark.parametrize(
     ("who", "landing"),
-    [("manager", "/overview/"), ("accountant", "/overview/"), ("cashier", "/registers/")],
+    [("manager", "/now/"), ("accountant", "/overview/"), ("cashier", "/registers/")],
 )
 def test_each_role_lands_where_its_work_is(client, request, who, landing):
     client.force_login(request.getfixturevalue(who))

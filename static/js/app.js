@@ -9,6 +9,11 @@
  *   reachable by keyboard).
  * - details.export-menu: one open at a time; a click elsewhere closes it.
  * - [data-scroll-into-view]: scrolled to when the page loads (a form with errors).
+ * - [data-now-board]: the Now page's board asks for itself again (data-refresh-url) every
+ *   data-refresh-seconds while the tab is visible, and at once when it becomes visible
+ *   again. The request says X-Auto-Refresh: 1, so it does not keep the login alive
+ *   (cashdrawer.outage.SessionRefreshMiddleware). Only an answer marked X-Now-Board
+ *   replaces the board; a failure shows a note and the old figures stay.
  */
 (function () {
   "use strict";
@@ -49,6 +54,70 @@
         if (!menu.contains(event.target)) menu.removeAttribute("open");
       });
     });
+  }
+
+  var board = document.querySelector("[data-now-board]");
+  if (board && window.fetch) {
+    var seconds = parseFloat(board.dataset.refreshSeconds) || 30;
+    var errorNote = document.querySelector("[data-now-error]");
+    var endedNote = document.querySelector("[data-now-ended]");
+    var timer = null;
+    var busy = false;
+    var ended = false;
+
+    var schedule = function () {
+      window.clearTimeout(timer);
+      timer = null;
+      if (!document.hidden && !ended) timer = window.setTimeout(refresh, seconds * 1000);
+    };
+    var failed = function () {
+      if (errorNote) errorNote.hidden = false;
+      board.dataset.refreshState = "failed";
+    };
+    var refresh = function () {
+      if (busy) return;
+      busy = true;
+      board.dataset.refreshState = "loading";
+      fetch(board.dataset.refreshUrl, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { "X-Auto-Refresh": "1", Accept: "text/html" },
+      })
+        .then(function (response) {
+          if (response.ok && response.headers.get("X-Now-Board") === "1") {
+            return response.text().then(function (html) {
+              board.innerHTML = html;
+              if (errorNote) errorNote.hidden = true;
+              board.dataset.refreshState = "done";
+            });
+          }
+          if (response.redirected) {
+            // Logged out meanwhile (the login page answered): say so, stop asking.
+            ended = true;
+            if (endedNote) endedNote.hidden = false;
+            board.dataset.refreshState = "ended";
+            return;
+          }
+          failed();
+        })
+        .catch(failed)
+        .then(function () {
+          busy = false;
+          schedule();
+        });
+    };
+
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden) {
+        window.clearTimeout(timer);
+        timer = null;
+      } else {
+        refresh();
+      }
+    });
+    // For tests and the impatient: refresh now.
+    board.addEventListener("now:refresh", refresh);
+    schedule();
   }
 
   var target = document.querySelector("[data-scroll-into-view]");

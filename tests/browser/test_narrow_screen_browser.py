@@ -12,7 +12,7 @@ from sessions_app import services
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PHONE = {"width": 390, "height": 844}
-SECTIONS = ("Overview", "Registers", "API tokens", "Admin")
+SECTIONS = ("Now", "Overview", "Registers", "API tokens", "Admin")
 
 
 @pytest.fixture
@@ -33,6 +33,7 @@ def store_day(location, manager, main_register, sub_a):
 
 
 PAGES = {
+    "now": "/now/",
     "overview": "/overview/?location={location}&range=today",
     "registers": "/registers/?location={location}",
     "session": "/sessions/{session}/",
