@@ -400,10 +400,14 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
                     return _already_closed(request, session)
                 status = _service_error(form, error, CLOSE_FIELDS)
             else:
-                messages.success(request, _closed_message(closed, blind=_is_blind(closed, role)))
                 if blind and passes_threshold(closed):
-                    # Counted blind past the threshold: the explanation is asked for now.
+                    # Counted blind past the threshold: what happened is asked for now,
+                    # before the figures are shown, so the story is not fitted to them.
+                    messages.success(
+                        request, _("%(register)s is closed.") % {"register": register.name}
+                    )
                     return redirect("operations:explain", closed.pk)
+                messages.success(request, _closed_message(closed, blind=_is_blind(closed, role)))
                 return redirect(_session_url(closed.pk) or _registers_url(location))
         else:
             status = 400
