@@ -430,21 +430,6 @@ class DiscrepancyNoteRequestSerializer(InputSerializer):
     note = TextField(max_length=NOTE_MAX, required_text=True)
 
 
-FIGURE_409 = "Only with the code `discrepancy_needs_confirmation`."
-
-
-class DiscrepancyConfirmationSerializer(serializers.Serializer):
-    """The 409 `discrepancy_needs_confirmation` answer: the error and its figures."""
-
-    detail = serializers.CharField()
-    code = serializers.CharField()
-    expected_cash = serializers.CharField(required=False, help_text=FIGURE_409)
-    counted_cash = serializers.CharField(required=False, help_text=FIGURE_409)
-    end_discrepancy = serializers.CharField(required=False, help_text=FIGURE_409)
-    total_discrepancy = serializers.CharField(required=False, help_text=FIGURE_409)
-    threshold = serializers.CharField(required=False, help_text=FIGURE_409)
-
-
 class TransactionRequestSerializer(RegisterRefSerializer):
     kind = serializers.ChoiceField(choices=Transaction.Kind.choices)
     payment_method = TextField(
@@ -690,10 +675,12 @@ class SessionCloseView(SessionActionView):
         request=CloseRequestSerializer,
         responses={
             200: ClosedSessionSerializer,
-            **errors(*ACTION_ERRORS),
-            409: OpenApiResponse(
-                DiscrepancyConfirmationSerializer,
-                description="A rule forbids the close now; see the codes above.",
+            **errors(
+                *ACTION_ERRORS,
+                e409="A rule forbids the close now; see the codes above. With the code "
+                "`discrepancy_needs_confirmation` the body also has `expected_cash`, "
+                "`counted_cash`, `end_discrepancy`, `total_discrepancy` and `threshold` "
+                "(amounts as strings).",
             ),
         },
         parameters=POST_PARAMETERS,
