@@ -355,11 +355,12 @@ def _render_session(
         .filter(session=session)
         .first()
     )
-    # The link to explain a discrepancy past the threshold, for who may (its closer or a
-    # manager: the service decides; a manager is offered it, the closer too).
+    # The link to explain a discrepancy past the threshold that has no explanation yet (a
+    # confirmed close has its note), for who may: its closer or a manager.
     may_explain = (
         not session.is_open
         and discrepancy_note is None
+        and not session.closing_note
         and passes_threshold(session)
         and (
             role == Membership.Role.MANAGER

@@ -330,9 +330,11 @@ def test_after_a_blind_close_past_the_threshold_the_page_asks_what_happened(
     page = client.get(explain).content.decode()
     assert "does not match what was expected closely enough" in page
     assert "733.65" not in page and "783.65" not in page
+    session_page = reverse("reports:session", args=[session.pk])
+    assert 'id="explain-link"' in client.get(session_page).content.decode()
     assert client.post(explain, {"note": ""}).status_code == 400
     response = client.post(explain, {"note": "Robbed at 5 pm"})
     assert response.status_code == 302
     assert DiscrepancyNote.objects.get(session=session).text == "Robbed at 5 pm"
     shown = client.get(response["Location"]).content.decode()
-    assert "Robbed at 5 pm" in shown
+    assert "Robbed at 5 pm" in shown and 'id="explain-link"' not in shown

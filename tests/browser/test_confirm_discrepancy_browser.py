@@ -29,7 +29,13 @@ def test_a_large_shortfall_is_confirmed_with_a_note_before_the_close(page, log_i
     )
     log_in("maria")
     page.goto(f"/sessions/{session.pk}/close/")
+    warning = page.locator("[data-threshold-note]")
+    page.locator("input[name=counted]").fill("773.65")  # exactly the threshold: no warning
+    expect(page.locator("[data-difference]")).to_have_text("−€10.00")
+    expect(warning).to_be_hidden()
     page.locator("input[name=counted]").fill("50.00")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("€10.00")
     page.get_by_role("button", name="Close session").click()
 
     panel = page.locator("#confirm-discrepancy")
