@@ -338,3 +338,26 @@ def test_after_a_blind_close_past_the_threshold_the_page_asks_what_happened(
     assert DiscrepancyNote.objects.get(session=session).text == "Robbed at 5 pm"
     shown = client.get(response["Location"]).content.decode()
     assert "Robbed at 5 pm" in shown and 'id="explain-link"' not in shown
+
+
+def test_a_terminal_on_a_blind_register_closes_and_explains_with_its_device_token(
+    blind_till, manager, cashier
+):
+    from cashdrawer.authentication import issue_device_token
+
+    terminal = client_with(issue_device_token(register=blind_till, by=manager).secret)
+    session = _day(blind_till, cashier)
+    response = terminal.post(
+        f"/api/v1/sessions/{session.pk}/close/", {"counted_cash": "50.00"}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["note_requested"] is True
+    # The cashier did not close it: only the terminal (or a manager) explains it.
+    refused = _api(cashier).post(
+        f"/api/v1/sessions/{session.pk}/discrepancy-note/", {"note": "Me"}, format="json"
+    )
+    assert refused.status_code == 403
+    response = terminal.post(
+        f"/api/v1/sessions/{session.pk}/discrepancy-note/", {"note": "Drawer jammed"}
+    )
+    assert response.status_code == 201
+    assert response.json()["created_by"]["kind"] == "device"
