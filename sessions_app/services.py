@@ -637,7 +637,9 @@ def close_session(
     register = session.register
     location = session.location
     currency = location.currency
-    note = _text(note, field="note", max_length=2000, required=confirm_discrepancy)
+    note = _text(note, field="note", max_length=2000, required=False)
+    if confirm_discrepancy and not note:
+        raise InvalidInput("note", _("Say in a note what happened to confirm the discrepancy."))
     closed_at = _aware(at, field="closed_at")
 
     count = None
