@@ -32,6 +32,11 @@ v1 = [
     ),
     path("sessions/<int:pk>/close/", sessions_api.SessionCloseView.as_view(), name="session-close"),
     path(
+        "sessions/<int:pk>/discrepancy-note/",
+        sessions_api.DiscrepancyNoteView.as_view(),
+        name="session-discrepancy-note",
+    ),
+    path(
         "sessions/<int:pk>/corrections/",
         sessions_api.SessionCorrectionsView.as_view(),
         name="session-corrections",

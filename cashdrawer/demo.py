@@ -23,6 +23,7 @@ from django.utils import timezone
 from cashdrawer.models import Denomination, Location, Membership, PaymentMethod, Register
 from cashdrawer.money import ZERO
 from sessions_app import services
+from sessions_app.exceptions import DiscrepancyNeedsConfirmation
 from sessions_app.models import Adjustment, Correction, TrackingSession, Transaction
 
 DEMO_PASSWORD = "cashdrawer"
@@ -108,6 +109,12 @@ ADJUSTMENT_REASONS = {
 DISCREPANCIES = [Decimal(v) for v in ("0.50", "1.00", "2.00", "2.50", "5.00", "10.00")]
 CENT = Decimal("0.01")
 OFTEN_SHORT = "till-2"  # Amsterdam's Till 2
+# What staff write when they confirm a count past the location's threshold.
+CONFIRMED_NOTES = [
+    "Counted twice; the difference stays.",
+    "Recounted with the shift lead; no explanation yet.",
+    "A large note may have been given as change by mistake.",
+]
 
 
 @dataclass(frozen=True)
@@ -523,15 +530,24 @@ class _History:
         counted = max(expected + discrepancy, ZERO)
         retained = min(register.default_float or ZERO, counted)
         if register.count_method == Register.CountMethod.TOTAL:
+            count_kwargs: dict[str, Any] = {"counted": counted}
+        else:
+            count_kwargs = {
+                "counts": break_into_denominations(
+                    counted, self._denominations(location.currency), largest=Decimal("50")
+                )
+            }
+        kwargs = {"session": session, "retained_float": retained, "by": by, "at": at}
+        try:
+            return services.close_session(**kwargs, **count_kwargs, note=note)
+        except DiscrepancyNeedsConfirmation:
+            # Past the location's threshold: the staff member counts again and confirms.
             return services.close_session(
-                session=session, counted=counted, retained_float=retained, by=by, at=at, note=note
+                **kwargs,
+                **count_kwargs,
+                note=note or self.rng.choice(CONFIRMED_NOTES),
+                confirm_discrepancy=True,
             )
-        counts = break_into_denominations(
-            counted, self._denominations(location.currency), largest=Decimal("50")
-        )
-        return services.close_session(
-            session=session, counts=counts, retained_float=retained, by=by, at=at, note=note
-        )
 
     # -- the day's sales
 

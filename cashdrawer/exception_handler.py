@@ -3,7 +3,8 @@
 - 400: `{"field": ["message", ...]}` — invalid input, whatever raised it (a serializer,
   a service's InvalidInput, a model's full_clean, a malformed JSON body);
 - every other error: `{"detail": "human-readable message", "code": "machine_code"}` —
-  401, 403, 404, 405, 409 (a DomainError, or `idempotency_key_in_flight`), 415, 422
+  401, 403, 404, 405, 409 (a DomainError, or `idempotency_key_in_flight`; a
+  `discrepancy_needs_confirmation` adds its figures as strings), 415, 422
   (`idempotency_key_reused`), 503 (`database_unavailable`, with Retry-After: see
   cashdrawer/outage.py).
 """
@@ -21,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cashdrawer.outage import api_outage_response, is_database_outage
-from sessions_app.exceptions import DomainError, InvalidInput
+from sessions_app.exceptions import DiscrepancyNeedsConfirmation, DomainError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return api_outage_response(exc, context.get("request"))
     if isinstance(exc, InvalidInput):
         return Response(exc.as_dict(), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DiscrepancyNeedsConfirmation):
+        # The figures beside the code, so a terminal can show what to confirm.
+        response = _problem(exc.message, exc.code, status.HTTP_409_CONFLICT)
+        response.data.update(exc.figures())
+        return response
     if isinstance(exc, DomainError):
         return _problem(exc.message, exc.code, status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):

@@ -38,11 +38,18 @@ from reports.filters import narrow, session_narrowing
 from reports.forms import CorrectionForm
 from sessions_app.exceptions import DomainError, InvalidInput
 from sessions_app.filters import NARROWING_PARAMETERS, DiscrepancyChoice
-from sessions_app.models import ClosingTransfer, CountLine, TrackingSession, Transaction
+from sessions_app.models import (
+    ClosingTransfer,
+    CountLine,
+    DiscrepancyNote,
+    TrackingSession,
+    Transaction,
+)
 from sessions_app.selectors import (
     audit_trail,
     counted_blind,
     is_blind,
+    passes_threshold,
     refunds_by_method,
     sales_by_method,
     sessions_with_details,
@@ -346,6 +353,23 @@ def _render_session(
         ).order_by("created_at", "id")
     )
     corrections = list(session.corrections.select_related("created_by"))
+    discrepancy_note = (
+        DiscrepancyNote.objects.select_related("created_by", "created_by_device")
+        .filter(session=session)
+        .first()
+    )
+    # The link to explain a discrepancy past the threshold that has no explanation yet (a
+    # confirmed close has its note), for who may: its closer or a manager.
+    may_explain = (
+        not session.is_open
+        and discrepancy_note is None
+        and not session.closing_note
+        and passes_threshold(session)
+        and (
+            role == Membership.Role.MANAGER
+            or (role in OPERATOR_ROLES and session.closed_by_id == request.user.pk)
+        )
+    )
     transactions = _transaction_page(request, session)
     context = {
         "section": "reports" if role in REPORT_ROLES else "operations",
@@ -373,6 +397,8 @@ def _render_session(
         "transfers_in": transfers_in,
         "transfer_out": transfer_out,
         "corrections": corrections,
+        "discrepancy_note": discrepancy_note,
+        "explain_url": reverse("operations:explain", args=[session.pk]) if may_explain else None,
         "corrected_discrepancy": session.total_discrepancy_after_corrections,
         "form": form,
         "adjust_url": reverse("operations:adjust", args=[session.pk]) if operate else None,

@@ -63,6 +63,7 @@ from sessions_app.models import (
 )
 from sessions_app.selectors import (
     is_blind,
+    passes_threshold,
     sales_by_method,
     totals_by_method,
     with_corrections,
@@ -114,6 +115,13 @@ class AdjustmentSerializer(MoneyModelSerializer):
         if self.parent is None and hides_cash(self.context, adjustment.session):
             data["amount"] = None
         return data
+
+
+class DiscrepancyNoteSerializer(serializers.Serializer):
+    session = serializers.IntegerField(source="session_id", read_only=True)
+    text = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    created_by = ActorSerializer(source="created_by_actor", read_only=True, allow_null=True)
 
 
 class CountsSerializer(serializers.Serializer):
@@ -210,6 +218,12 @@ class SessionSerializer(MoneySerializer):
     )
     adjustments = AdjustmentSerializer(many=True, read_only=True)
     counts = serializers.SerializerMethodField()
+    discrepancy_note = DiscrepancyNoteSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The explanation of a discrepancy past the location's threshold, added "
+        "after a blind close (POST .../discrepancy-note/); null without one.",
+    )
 
     def currency_of(self, session: TrackingSession) -> str:
         return session.location.currency
@@ -393,6 +407,27 @@ class CloseRequestSerializer(InputSerializer):
         "register's default float, as far as the cash goes.",
     )
     note = TextField(max_length=NOTE_MAX, required=False)
+    confirm_discrepancy = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true to book a count whose end or total discrepancy is larger than the "
+        "location's threshold (else 409 `discrepancy_needs_confirmation`); `note` is then "
+        "required and becomes the closing note.",
+    )
+
+
+class ClosedSessionSerializer(SessionSerializer):
+    note_requested = serializers.SerializerMethodField(
+        help_text="true after a blind close whose discrepancy passed the location's "
+        "threshold: explain it with POST /sessions/{id}/discrepancy-note/."
+    )
+
+    def get_note_requested(self, session: TrackingSession) -> bool:
+        return bool(self.context.get("note_requested"))
+
+
+class DiscrepancyNoteRequestSerializer(InputSerializer):
+    note = TextField(max_length=NOTE_MAX, required_text=True)
 
 
 class TransactionRequestSerializer(RegisterRefSerializer):
@@ -485,6 +520,8 @@ def _session_queryset(request: Any):
             "closed_by",
             "closed_by_device",
             "main_session__register",
+            "discrepancy_note__created_by",
+            "discrepancy_note__created_by_device",
         )
         .prefetch_related(
             Prefetch(
@@ -626,26 +663,77 @@ class SessionCloseView(SessionActionView):
         "give neither (not counted). `retained_float` defaults to the register's default "
         "float, at most the counted (or expected) cash. A sub-register is never counted: its "
         "expected cash goes to its main register's session. 409 codes: `session_closed`, "
-        "`sub_sessions_open` (the detail names the open sub-registers), `limit_exceeded`. "
-        "The answer shows "
-        "every figure, also under blind close: the count is final once submitted.",
+        "`sub_sessions_open` (the detail names the open sub-registers), `limit_exceeded`, "
+        "`discrepancy_needs_confirmation` (the count's end or total discrepancy is larger "
+        "than the location's threshold: the answer adds `expected_cash`, `counted_cash`, "
+        '`end_discrepancy`, `total_discrepancy` and `threshold`; send again with `"confirm_'
+        'discrepancy": true` and a `note`). A cashier or a device closing a blind session '
+        "is never asked (the figures would tell them the difference before the count is "
+        'final): the close is booked and answers `"note_requested": true`; explain it with '
+        "POST /sessions/{id}/discrepancy-note/. The answer shows every figure, also under "
+        "blind close: the count is final once submitted.",
         request=CloseRequestSerializer,
-        responses={200: SessionSerializer, **errors(*ACTION_ERRORS)},
+        responses={
+            200: ClosedSessionSerializer,
+            **errors(
+                *ACTION_ERRORS,
+                e409="A rule forbids the close now; see the codes above. With the code "
+                "`discrepancy_needs_confirmation` the body also has `expected_cash`, "
+                "`counted_cash`, `end_discrepancy`, `total_discrepancy` and `threshold` "
+                "(amounts as strings).",
+            ),
+        },
         parameters=POST_PARAMETERS,
     )
     @idempotent
     def post(self, request, *args, **kwargs):
         session = self.get_object()
         body = _valid(CloseRequestSerializer, request)
+        sees_expected = sees_blind_figures(request, session.location_id)
+        blind_for_closer = not sees_expected and is_blind(session)
         closed = services.close_session(
             session=session,
             counted=body.get("counted_cash"),
             counts=body.get("counts"),
             retained_float=body.get("retained_float"),
             note=body.get("note", ""),
+            confirm_discrepancy=body.get("confirm_discrepancy", False),
+            sees_expected=sees_expected,
             by=actor_of_request(request),
         )
-        return Response(_session_data(request, closed))
+        fresh = _session_queryset(request).get(pk=closed.pk)
+        context = {
+            "request": request,
+            "note_requested": blind_for_closer and passes_threshold(fresh),
+        }
+        return Response(ClosedSessionSerializer(fresh, context=context).data)
+
+
+class DiscrepancyNoteView(SessionActionView):
+    serializer_class = DiscrepancyNoteRequestSerializer
+
+    @extend_schema(
+        summary="Explain a closed session's large discrepancy",
+        description="After a blind close whose end or total discrepancy passed the "
+        'location\'s threshold (the close answered `"note_requested": true`). Once per '
+        "session, by whoever closed it (the same user or device token) or a manager of the "
+        "location (anyone else: 403). The note is a record of its own, shown as the session's "
+        "`discrepancy_note`; the session itself never changes. 400: a blank note. 409 codes: "
+        "`session_not_closed`, `discrepancy_note_not_needed` (within the threshold, or not "
+        "counted), `discrepancy_already_explained`.",
+        request=DiscrepancyNoteRequestSerializer,
+        responses={201: DiscrepancyNoteSerializer, **errors(*ACTION_ERRORS)},
+        parameters=POST_PARAMETERS,
+    )
+    @idempotent
+    def post(self, request, *args, **kwargs):
+        session = self.get_object()
+        body = _valid(DiscrepancyNoteRequestSerializer, request)
+        explanation = services.explain_discrepancy(
+            session=session, note=body["note"], by=actor_of_request(request)
+        )
+        data = DiscrepancyNoteSerializer(explanation, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class SessionCorrectionsView(generics.ListAPIView):

@@ -6,9 +6,11 @@ answers 409). `InvalidInput` is input that can never be right, tied to a field (
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.utils.translation import gettext as _
 
-from cashdrawer.money import FIGURE_LIMIT
+from cashdrawer.money import FIGURE_LIMIT, format_amount
 
 
 class CashdrawerError(Exception):
@@ -99,3 +101,83 @@ class InsufficientCash(DomainError):
 
     def default_message(self) -> str:
         return _("There is not that much cash in the drawer.")
+
+
+class DiscrepancyNeedsConfirmation(DomainError):
+    """A counted close whose difference passes the location's threshold: the closer
+    confirms it with a note before it is booked. Carries the figures, which the API
+    answers as strings beside the code (never to a blind closer: they are not asked)."""
+
+    code = "discrepancy_needs_confirmation"
+
+    def __init__(
+        self,
+        *,
+        expected: Decimal,
+        counted: Decimal,
+        end_discrepancy: Decimal,
+        total_discrepancy: Decimal,
+        threshold: Decimal,
+        currency: str,
+    ) -> None:
+        self.expected = expected
+        self.counted = counted
+        self.end_discrepancy = end_discrepancy
+        self.total_discrepancy = total_discrepancy
+        self.threshold = threshold
+        self.currency = currency
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        figures = {
+            "counted": format_amount(self.counted, self.currency),
+            "expected": format_amount(self.expected, self.currency),
+            "difference": format_amount(abs(self.end_discrepancy), self.currency),
+            "total": format_amount(self.total_discrepancy, self.currency),
+            "threshold": format_amount(self.threshold, self.currency),
+        }
+        if abs(self.end_discrepancy) > self.threshold:
+            text = (
+                _(
+                    "Counted %(counted)s against expected %(expected)s: %(difference)s short, "
+                    "more than the threshold of %(threshold)s. Confirm with a note to close."
+                )
+                if self.end_discrepancy < 0
+                else _(
+                    "Counted %(counted)s against expected %(expected)s: %(difference)s over, "
+                    "more than the threshold of %(threshold)s. Confirm with a note to close."
+                )
+            )
+        else:
+            text = _(
+                "The total discrepancy of this session, with its start discrepancy, is "
+                "%(total)s, more than the threshold of %(threshold)s. Confirm with a note "
+                "to close."
+            )
+        return text % figures
+
+    def figures(self) -> dict[str, str]:
+        """The figures as the API answers them: strings with the currency's places."""
+        return {
+            "expected_cash": format_amount(self.expected, self.currency),
+            "counted_cash": format_amount(self.counted, self.currency),
+            "end_discrepancy": format_amount(self.end_discrepancy, self.currency),
+            "total_discrepancy": format_amount(self.total_discrepancy, self.currency),
+            "threshold": format_amount(self.threshold, self.currency),
+        }
+
+
+class DiscrepancyNoteNotNeeded(DomainError):
+    code = "discrepancy_note_not_needed"
+
+    def default_message(self) -> str:
+        return _(
+            "This session's count is within the location's threshold: there is nothing to explain."
+        )
+
+
+class DiscrepancyAlreadyExplained(DomainError):
+    code = "discrepancy_already_explained"
+
+    def default_message(self) -> str:
+        return _("This session's discrepancy has been explained already.")

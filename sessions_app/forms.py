@@ -232,6 +232,9 @@ class CloseSessionForm(CountFormBase):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    # Sent by the "Confirm and close" button of the panel shown after a count whose
+    # difference passed the location's threshold.
+    confirm_discrepancy = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, register: Register, rows: list[CountRow], **kwargs: Any):
         self._is_sub = register.is_sub
@@ -282,6 +285,11 @@ class CloseSessionForm(CountFormBase):
         kwargs: dict[str, Any] = {"note": self.cleaned_data["note"]}
         if self._is_sub:
             return kwargs
+        # Confirming without a note asks again (with the figures) rather than answering a
+        # bare "note required": the panel that asks for the note needs them.
+        kwargs["confirm_discrepancy"] = bool(
+            self.cleaned_data.get("confirm_discrepancy") and self.cleaned_data["note"].strip()
+        )
         if not self.cleaned_data.get("not_counted"):
             if self.method == DENOMINATIONS:
                 kwargs["counts"] = self.entered_counts()
@@ -331,3 +339,12 @@ CLOSE_FIELDS = {
     "note": "note",
 }
 ADJUST_FIELDS = {"direction": "direction", "amount": "amount", "reason": "reason"}
+
+
+class ExplainDiscrepancyForm(forms.Form):
+    note = forms.CharField(
+        label=_("What happened?"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        error_messages={"required": _("Explain what happened, please.")},
+    )

@@ -505,3 +505,33 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"Correction {self.amount} of session {self.session_id}"
+
+
+class DiscrepancyNote(models.Model):
+    """The explanation of a large discrepancy given after a blind count (a closed session
+    never changes, so it cannot go into the session's closing note). One per session."""
+
+    session = models.OneToOneField(
+        TrackingSession, on_delete=models.PROTECT, related_name="discrepancy_note"
+    )
+    text = models.CharField(max_length=2000)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by_device = device_field()
+
+    class Meta:
+        verbose_name = _("discrepancy note")
+        verbose_name_plural = _("discrepancy notes")
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="discrepancy_note_text_given"),
+        ]
+        triggers = [append_only("discrepancy_note_append_only")]
+
+    def __str__(self) -> str:
+        return f"Note on session {self.session_id}"
+
+    @property
+    def created_by_actor(self) -> Actor | None:
+        return actor(self.created_by, self.created_by_device)

@@ -30,6 +30,7 @@ from sessions_app.models import (
     ClosingTransfer,
     Correction,
     CountLine,
+    DiscrepancyNote,
     TrackingSession,
     Transaction,
 )
@@ -192,6 +193,17 @@ def is_blind(session: TrackingSession) -> bool:
     return main is not None and main.is_open and main.blind_close
 
 
+def passes_threshold(session: TrackingSession, threshold: Decimal | None = None) -> bool:
+    """Whether a counted close's end or total discrepancy is larger (short or over) than
+    the location's threshold; exactly the threshold passes. A close without a count, and
+    a sub session (never counted), have nothing to check."""
+    if session.end_discrepancy is None:
+        return False
+    if threshold is None:
+        threshold = session.location.discrepancy_threshold
+    return abs(session.end_discrepancy) > threshold or abs(session.total_discrepancy) > threshold
+
+
 def counted_blind(session: TrackingSession) -> bool:
     """Whether the session is counted blind, open or closed: it opened blind, or it is a
     sub session whose main session opened blind (its badge on every page). Whether that
@@ -214,6 +226,7 @@ def audit_trail(session: TrackingSession) -> QuerySet[AuditEntry]:
         Adjustment: session.adjustments.all(),
         CountLine: session.counts.all(),
         Correction: session.corrections.all(),
+        DiscrepancyNote: DiscrepancyNote.objects.filter(session=session),
         ClosingTransfer: ClosingTransfer.objects.filter(
             Q(sub_session=session) | Q(main_session=session)
         ),

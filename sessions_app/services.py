@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Round
@@ -33,7 +34,7 @@ from cashdrawer.bounds import (
     check_storable_text,
     unknown_method_message,
 )
-from cashdrawer.models import Denomination, Location, PaymentMethod, Register
+from cashdrawer.models import Denomination, Location, Membership, PaymentMethod, Register
 from cashdrawer.money import (
     ZERO,
     AmountError,
@@ -41,9 +42,13 @@ from cashdrawer.money import (
     parse_amount,
     within_figure_limit,
 )
+from cashdrawer.selectors import role_at
 from cashdrawer.services import write_audit
 from sessions_app.exceptions import (
     CashTrackingOff,
+    DiscrepancyAlreadyExplained,
+    DiscrepancyNeedsConfirmation,
+    DiscrepancyNoteNotNeeded,
     InsufficientCash,
     InvalidInput,
     LimitExceeded,
@@ -59,10 +64,11 @@ from sessions_app.models import (
     ClosingTransfer,
     Correction,
     CountLine,
+    DiscrepancyNote,
     TrackingSession,
     Transaction,
 )
-from sessions_app.selectors import is_blind
+from sessions_app.selectors import is_blind, passes_threshold
 
 # A count line is {"value": "50.00", "quantity": 3} or ("50.00", 3).
 CountInput = Iterable[Mapping[str, Any] | tuple[Any, Any]]
@@ -613,14 +619,27 @@ def close_session(
     counts: CountInput | None = None,
     retained_float: Any = None,
     note: str = "",
+    confirm_discrepancy: bool = False,
+    sees_expected: bool = True,
     by: Any,
     at: dt.datetime | None = None,
 ) -> TrackingSession:
-    """Close an open session, with an optional count, and store its final figures."""
+    """Close an open session, with an optional count, and store its final figures.
+
+    A count whose end or total discrepancy is larger than the location's threshold is
+    refused (409 discrepancy_needs_confirmation, with the figures) unless the closer
+    confirms it (`confirm_discrepancy=True`) with a note, which is the closing note. Not
+    on a blind session for whoever may not see its expected cash (`sees_expected=False`:
+    a cashier or a terminal): the refusal would tell them the difference before the count
+    is final, so they could make it match. Their close is booked, and the explanation is
+    asked for afterwards (explain_discrepancy).
+    """
     register = session.register
     location = session.location
     currency = location.currency
     note = _text(note, field="note", max_length=2000, required=False)
+    if confirm_discrepancy and not note:
+        raise InvalidInput("note", _("Say in a note what happened to confirm the discrepancy."))
     closed_at = _aware(at, field="closed_at")
 
     count = None
@@ -728,6 +747,20 @@ def close_session(
                 locked.total_discrepancy,
             ):
                 raise LimitExceeded()
+            if (
+                not confirm_discrepancy
+                and passes_threshold(locked, location.discrepancy_threshold)
+                and (sees_expected or not is_blind(locked))
+            ):
+                # Raised before anything is written: the whole close rolls back.
+                raise DiscrepancyNeedsConfirmation(
+                    expected=locked.expected_cash,
+                    counted=locked.counted_cash,
+                    end_discrepancy=locked.end_discrepancy,
+                    total_discrepancy=locked.total_discrepancy,
+                    threshold=location.discrepancy_threshold,
+                    currency=currency,
+                )
             if count is not None:
                 _store_count(locked, CountLine.Stage.CLOSING, count)
 
@@ -749,9 +782,64 @@ def close_session(
                 "retained_float": str(locked.retained_float),
                 "closing_number": locked.closing_number,
                 "closing_hash": locked.closing_hash,
+                "discrepancy_confirmed": confirm_discrepancy and passes_threshold(locked),
             },
         )
     return locked
+
+
+def explain_discrepancy(
+    *, session: TrackingSession, note: str, by: Any, at: dt.datetime | None = None
+) -> DiscrepancyNote:
+    """Attach the explanation of a closed session's large discrepancy (one past the
+    location's threshold), asked for after a blind count. Once per session, by whoever
+    closed it (the same user or device) or by a manager of the location; it never
+    changes afterwards. A closed session's row never changes, so it is a record of its own.
+    """
+    text = _text(note, field="note", max_length=2000, required=True)
+    created_at = _aware(at, field="created_at")
+    with transaction.atomic():
+        # Two notes sent at once wait for each other here; the unique session column
+        # would refuse the second anyway, but with an error instead of an answer.
+        locked = (
+            TrackingSession.objects.select_for_update(of=("self",))
+            .select_related("location")
+            .get(pk=session.pk)
+        )
+        if locked.is_open:
+            raise SessionNotClosed(_("Only a closed session's discrepancy can be explained."))
+        closer = (
+            locked.closed_by_device_id == by.pk
+            if is_device(by)
+            else person_of(by) is not None and locked.closed_by_id == by.pk
+        )
+        if not closer and (
+            is_device(by) or role_at(by, locked.location) != Membership.Role.MANAGER
+        ):
+            raise PermissionDenied(
+                _("Only whoever closed the session, or a manager, explains its discrepancy.")
+            )
+        if not passes_threshold(locked):
+            raise DiscrepancyNoteNotNeeded()
+        if DiscrepancyNote.objects.filter(session=locked).exists():
+            raise DiscrepancyAlreadyExplained()
+        created_at = created_at or timezone.now()
+        if created_at < locked.closed_at:
+            raise InvalidInput("created_at", _("The note comes after the session closed."))
+        explanation = DiscrepancyNote.objects.create(
+            session=locked,
+            text=text,
+            created_at=created_at,
+            created_by=person_of(by),
+            created_by_device=device_of(by),
+        )
+        _audit(
+            by=by,
+            action="session.explain_discrepancy",
+            obj=explanation,
+            data={"session": locked.pk, "note": text},
+        )
+    return explanation
 
 
 def _close_sub_session(session: TrackingSession, *, closed_at: dt.datetime, by: Any) -> None:

@@ -14,4 +14,5 @@ urlpatterns = [
     path("registers/<int:pk>/open/", views.open_session, name="open"),
     path("sessions/<int:pk>/adjust/", views.adjust, name="adjust"),
     path("sessions/<int:pk>/close/", views.close, name="close"),
+    path("sessions/<int:pk>/explain/", views.explain, name="explain"),
 ]

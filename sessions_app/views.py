@@ -35,24 +35,30 @@ from cashdrawer.selectors import (
 )
 from cashdrawer.templatetags.cashdrawer import format_money, number
 from sessions_app import services
-from sessions_app.exceptions import CashdrawerError, InvalidInput
+from sessions_app.exceptions import (
+    CashdrawerError,
+    DiscrepancyNeedsConfirmation,
+    InvalidInput,
+)
 from sessions_app.forms import (
     ADJUST_FIELDS,
     CLOSE_FIELDS,
     OPEN_FIELDS,
     AdjustmentForm,
     CloseSessionForm,
+    ExplainDiscrepancyForm,
     OpenSessionForm,
     breakdown,
     count_rows,
 )
-from sessions_app.models import TrackingSession
+from sessions_app.models import DiscrepancyNote, TrackingSession
 from sessions_app.selectors import (
     CashToday,
     cash_today,
     counted_blind,
     is_blind,
     open_session_of,
+    passes_threshold,
     recent_closes,
 )
 
@@ -529,13 +535,25 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
         return _already_closed(request, session)
     rows = count_rows(location.currency)
     status = 200
+    confirmation = None
+    blind = _is_blind(session, role)
     if request.method == "POST":
         form = CloseSessionForm(request.POST, register=register, rows=rows)
         if form.is_valid():
             try:
                 closed = services.close_session(
-                    session=session, **form.service_kwargs(), by=request.user
+                    session=session,
+                    **form.service_kwargs(),
+                    sees_expected=role == Membership.Role.MANAGER,
+                    by=request.user,
                 )
+            except DiscrepancyNeedsConfirmation as error:
+                # A second look: the same form again, as typed, with the figures and a
+                # note to confirm them. Never on a blind close (the service does not ask).
+                confirmation = _confirmation(error, location.currency)
+                if form.cleaned_data.get("confirm_discrepancy"):
+                    form.add_error("note", _("Explain the difference in a note to confirm it."))
+                status = error.status
             except CashdrawerError as error:
                 session.refresh_from_db()
                 if not session.is_open:
@@ -544,6 +562,13 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
                     return _already_closed(request, session)
                 status = _service_error(form, error, CLOSE_FIELDS)
             else:
+                if blind and passes_threshold(closed):
+                    # Counted blind past the threshold: what happened is asked for now,
+                    # before the figures are shown, so the story is not fitted to them.
+                    messages.success(
+                        request, _("%(register)s is closed.") % {"register": register.name}
+                    )
+                    return redirect("operations:explain", closed.pk)
                 messages.success(request, _closed_message(closed, blind=_is_blind(closed, role)))
                 return redirect(_session_url(closed.pk) or _registers_url(location))
         else:
@@ -553,7 +578,6 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
         if register.default_float is not None:
             initial["retained_float"] = number(register.default_float, location.currency)
         form = CloseSessionForm(initial=initial, register=register, rows=rows)
-    blind = _is_blind(session, role)
     context = {
         "section": "operations",
         "session": session,
@@ -562,11 +586,68 @@ def close(request: HttpRequest, pk: int) -> HttpResponse:
         "currency": location.currency,
         "form": form,
         "blind": blind,
+        "confirmation": confirmation,
         "session_url": _session_url(session.pk),
         "registers_url": _registers_url(location),
         **_shared_closing(session),
     }
     return render(request, "sessions_app/close.html", context, status=status)
+
+
+def _confirmation(error: DiscrepancyNeedsConfirmation, currency: str) -> dict:
+    """The figures of the confirmation panel."""
+    return {
+        "counted": error.counted,
+        "expected": error.expected,
+        "difference": abs(error.end_discrepancy),
+        "short": error.end_discrepancy < 0,
+        "over": error.end_discrepancy > 0,
+        "total_discrepancy": error.total_discrepancy,
+        # The end difference alone is within the threshold: the start discrepancy took
+        # the session's total past it.
+        "by_total": abs(error.end_discrepancy) <= error.threshold,
+        "threshold": error.threshold,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def explain(request: HttpRequest, pk: int) -> HttpResponse:
+    """After a blind count past the threshold: what happened, without the figures."""
+    session, _role = _session_for(request, pk)
+    done = _session_url(session.pk) or _registers_url(session.location)
+    if session.is_open or not passes_threshold(session):
+        return redirect(done)
+    if DiscrepancyNote.objects.filter(session=session).exists():
+        messages.info(request, _("This session's discrepancy has been explained already."))
+        return redirect(done)
+    status = 200
+    if request.method == "POST":
+        form = ExplainDiscrepancyForm(request.POST)
+        if form.is_valid():
+            try:
+                services.explain_discrepancy(
+                    session=session, note=form.cleaned_data["note"], by=request.user
+                )
+            except CashdrawerError as error:
+                status = _service_error(form, error, {"note": "note"})
+            else:
+                messages.success(request, _("Thank you: your note is kept with the session."))
+                return redirect(done)
+        else:
+            status = 400
+    else:
+        form = ExplainDiscrepancyForm()
+    context = {
+        "section": "operations",
+        "session": session,
+        "register": session.register,
+        "location": session.location,
+        "form": form,
+        "session_url": _session_url(session.pk),
+        "registers_url": _registers_url(session.location),
+    }
+    return render(request, "sessions_app/explain.html", context, status=status)
 
 
 def _already_closed(request: HttpRequest, session: TrackingSession) -> HttpResponse:

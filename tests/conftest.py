@@ -13,15 +13,24 @@ from cashdrawer.models import Location, Membership, PaymentMethod, Register
 
 _codes = itertools.count(1)
 
+# The shared locations accept any discrepancy without a second look, so the suites of
+# other rules can close with whatever count they need; the second look itself is tested
+# in tests/test_confirm_discrepancy.py with the default threshold, 10.00.
+LENIENT = Decimal("1000000.00")
+
 
 @pytest.fixture
 def location(db) -> Location:
-    return Location.objects.create(name="Amsterdam", currency="EUR", timezone="Europe/Amsterdam")
+    return Location.objects.create(
+        name="Amsterdam", currency="EUR", timezone="Europe/Amsterdam", discrepancy_threshold=LENIENT
+    )
 
 
 @pytest.fixture
 def other_location(db) -> Location:
-    return Location.objects.create(name="Vienna", currency="EUR", timezone="Europe/Vienna")
+    return Location.objects.create(
+        name="Vienna", currency="EUR", timezone="Europe/Vienna", discrepancy_threshold=LENIENT
+    )
 
 
 @pytest.fixture
@@ -99,12 +108,16 @@ def accountant(make_user, location):
 
 @pytest.fixture
 def jpy_location(db) -> Location:
-    return Location.objects.create(name="Tokyo", currency="JPY", timezone="Asia/Tokyo")
+    return Location.objects.create(
+        name="Tokyo", currency="JPY", timezone="Asia/Tokyo", discrepancy_threshold=LENIENT
+    )
 
 
 @pytest.fixture
 def new_york_location(db) -> Location:
-    return Location.objects.create(name="New York", currency="USD", timezone="America/New_York")
+    return Location.objects.create(
+        name="New York", currency="USD", timezone="America/New_York", discrepancy_threshold=LENIENT
+    )
 
 
 @pytest.fixture

@@ -247,7 +247,7 @@ _Urls = Callable[[Objects], Iterator[tuple[str, str]]]
 
 # Pages that answer 200 only after a redirect (e.g. "/" lands on the overview, the open
 # form of an open register goes back to the registers page).
-FOLLOW = {"home", "operations:open", "operations:close"}
+FOLLOW = {"home", "operations:open", "operations:close", "operations:explain"}
 
 VISITED: dict[str, _Urls] = {
     # back-office pages (a manager's browser; the cashier's view of blind sessions)
@@ -265,6 +265,8 @@ VISITED: dict[str, _Urls] = {
     "operations:open": _each("operations:open", lambda o: o.registers, MANAGER),
     "operations:adjust": _each("operations:adjust", lambda o: _open_first(o.sessions), MANAGER),
     "operations:close": _each("operations:close", lambda o: _open_first(o.sessions), MANAGER),
+    # Asks what happened after a blind close past the threshold; else back to the session.
+    "operations:explain": _each("operations:explain", lambda o: o.sessions, MANAGER),
     "tokens": _one_url("tokens", MANAGER, query={"show": "all"}),
     "token-revoke": _each(
         "token-revoke", lambda o: [t for t in o.tokens if not t.is_revoked], MANAGER
@@ -332,6 +334,7 @@ EXCLUDED: dict[str, str] = {
     "auth-token": "POST and DELETE only: issues and revokes user tokens",
     "session-adjustments": "POST only: the test's operations post to it",
     "session-close": "POST only: the test's operations post to it",
+    "session-discrepancy-note": "POST only: tests/test_confirm_discrepancy.py posts to it",
     "reports:add_correction": "POST only: the test's operations post to it",
     "api-schema": "the API's description, the same whatever is stored (tests/api/test_schema.py)",
     "api-docs": "Swagger UI over the schema, the same whatever is stored",

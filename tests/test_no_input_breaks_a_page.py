@@ -107,6 +107,7 @@ from sessions_app.models import (
 )
 from sessions_app.selectors import is_blind
 from tests import pages_of_a_location as pages
+from tests.conftest import LENIENT
 
 pytestmark = pytest.mark.django_db
 
@@ -911,9 +912,14 @@ def _browser(user) -> Client:
 @pytest.fixture
 def world(make_register, make_user) -> World:
     location = Location.objects.create(
-        name="Amsterdam \u202eCentrum\u202c 🏪", currency="EUR", timezone="Europe/Amsterdam"
+        name="Amsterdam \u202eCentrum\u202c 🏪",
+        currency="EUR",
+        timezone="Europe/Amsterdam",
+        discrepancy_threshold=LENIENT,
     )
-    elsewhere = Location.objects.create(name="東京 新宿", currency="JPY", timezone="Asia/Tokyo")
+    elsewhere = Location.objects.create(
+        name="東京 新宿", currency="JPY", timezone="Asia/Tokyo", discrepancy_threshold=LENIENT
+    )
     PaymentMethod.objects.create(location=location, name=ODD_METHOD)
     main = make_register(location, name="Main C", code="main", role="main")
     registers = {

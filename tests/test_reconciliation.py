@@ -28,6 +28,7 @@ from reports.exports import SESSION_COLUMNS, session_rows
 from reports.filters import narrow, session_narrowing
 from sessions_app import services
 from sessions_app.models import TrackingSession
+from tests.conftest import LENIENT
 
 pytestmark = pytest.mark.django_db
 
@@ -116,7 +117,10 @@ def _close(session, *, difference, retain_percent, by, at, by_denominations=Fals
 
 def _play(history: list[dict], manager) -> Location:
     location = Location.objects.create(
-        name=f"Store {next(_names)}", currency="EUR", timezone="Europe/Amsterdam"
+        name=f"Store {next(_names)}",
+        currency="EUR",
+        timezone="Europe/Amsterdam",
+        discrepancy_threshold=LENIENT,
     )
     till = Register.objects.create(
         location=location, name="Till", code="till", count_method="total"

@@ -9,7 +9,8 @@
  * Markup it reads (all optional except the form):
  *   form[data-count-form]  data-currency, data-minor-units,
  *                          data-expected (left out on a blind close), data-previous,
- *                          data-default-retained
+ *                          data-default-retained, data-threshold (the location's
+ *                          discrepancy threshold; left out on a blind close)
  *   input[data-qty][data-value="50.00"]     a quantity; its row has [data-subtotal]
  *   input[data-counted-input]               a counted cash (or opening float) typed as one amount
  *   input[data-method]                      radios "total" / "denominations"
@@ -18,6 +19,7 @@
  *   input[data-retained-input]              retained float
  *   [data-count-total] [data-difference] [data-difference-label] [data-cash-removed]
  *   [data-retained-note] [data-clear-count]
+ *   [data-threshold-note]                   shown while the difference passes the threshold
  */
 (function () {
   "use strict";
@@ -87,6 +89,7 @@
     var expected = units(form.dataset.expected);
     var previous = units(form.dataset.previous);
     var defaultRetained = units(form.dataset.defaultRetained);
+    var threshold = units(form.dataset.threshold);
     var hasTarget = expected !== null || previous !== null;
     var target = expected !== null ? expected : previous;
 
@@ -147,6 +150,10 @@
         if (difference !== null) {
           box.classList.add(difference < 0 ? "short" : difference > 0 ? "over" : "even");
         }
+      });
+      // A warning only: the server checks again, the total with the start discrepancy too.
+      all("[data-threshold-note]").forEach(function (el) {
+        el.hidden = !(threshold !== null && difference !== null && Math.abs(difference) > threshold);
       });
       all("[data-difference-label]").forEach(function (el) {
         var key = difference === null ? "none" : difference < 0 ? "short" : difference > 0 ? "over" : "even";

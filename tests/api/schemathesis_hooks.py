@@ -36,6 +36,8 @@ STATE_RULES: list[tuple[str, str]] = [
     ("counted_cash", r"This register counts by denominations"),
     ("counts", r"A sub-register is not counted"),
     ("retained_float", r"cannot be more than|A sub-register keeps no float"),
+    # Two values related: confirming a discrepancy takes a note.
+    ("note", r"to confirm the discrepancy"),
     # The server's clock.
     ("occurred_at", r"lies in the future|days back"),
     # A device token's expiry lies ahead of the server's clock (a schema has no "now").
