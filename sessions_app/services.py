@@ -24,6 +24,7 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.services import raise_close_alerts
 from cashdrawer.actors import device_name, device_of, is_device, person_of, responsible_user
 from cashdrawer.bounds import (
     CASH,
@@ -751,6 +752,8 @@ def close_session(
                 "closing_hash": locked.closing_hash,
             },
         )
+        # In the close's transaction; their e-mails go out after it commits.
+        raise_close_alerts(locked)
     return locked
 
 
