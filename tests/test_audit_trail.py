@@ -245,6 +245,8 @@ def test_a_location_added_in_the_admin_with_methods_and_staff_is_audited(admin_c
         "memberships-TOTAL_FORMS": "1",
         "memberships-0-user": str(cashier.pk),
         "memberships-0-role": "manager",
+        "memberships-0-receives_alerts": "on",
+        "memberships-0-alert_mail": "immediate",
     }
     response = admin_client.post(admin_url(Location, "add"), data)
     assert response.status_code == 302, response.context and response.context["errors"]
@@ -260,7 +262,13 @@ def test_a_location_added_in_the_admin_with_methods_and_staff_is_audited(admin_c
         utrecht,
     )
     [membership] = entries("membership.create")
-    assert membership.data["values"] == {"user": "carl", "location": "Utrecht", "role": "manager"}
+    assert membership.data["values"] == {
+        "user": "carl",
+        "location": "Utrecht",
+        "role": "manager",
+        "receives_alerts": True,
+        "alert_mail": "immediate",
+    }
     assert membership.location == utrecht
 
 
@@ -312,7 +320,13 @@ def test_a_membership_deleted_in_its_own_admin_is_audited(admin_client, cashier,
     url = admin_url(Membership, "delete", membership.pk)
     assert admin_client.post(url, {"post": "yes"}).status_code == 302
     [deleted] = entries("membership.delete")
-    assert deleted.data["values"] == {"user": "carl", "location": "Amsterdam", "role": "cashier"}
+    assert deleted.data["values"] == {
+        "user": "carl",
+        "location": "Amsterdam",
+        "role": "cashier",
+        "receives_alerts": True,
+        "alert_mail": "immediate",
+    }
     assert (deleted.object_id, deleted.location) == (str(membership.pk), location)
 
 
