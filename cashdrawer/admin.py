@@ -240,6 +240,7 @@ class KeepsAuditTrailMixin:
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
+    fields = ["user", "role", "receives_alerts", "alert_mail"]
     autocomplete_fields = ["user"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
@@ -380,8 +381,8 @@ class RegisterAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["user", "location", "role"]
-    list_filter = ["location", "role"]
+    list_display = ["user", "location", "role", "receives_alerts", "alert_mail"]
+    list_filter = ["location", "role", "receives_alerts", "alert_mail"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "location__name"]
     list_select_related = ["user", "location"]
     autocomplete_fields = ["user"]
@@ -400,7 +401,7 @@ class DenominationAdmin(AuditedAdminMixin, admin.ModelAdmin):
 class UserMembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
-    fields = ["location", "role"]
+    fields = ["location", "role", "receives_alerts", "alert_mail"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         return super().get_queryset(request).select_related("location")

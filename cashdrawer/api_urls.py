@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from alerts import api as alerts_api
 from cashdrawer.api import views
 from cashdrawer.api.base import not_found
 from sessions_app import api as sessions_api
@@ -47,6 +48,8 @@ v1 = [
         sessions_api.TransactionDetailView.as_view(),
         name="transaction-detail",
     ),
+    path("alerts/", alerts_api.AlertListView.as_view(), name="alert-list"),
+    path("alerts/<int:pk>/seen/", alerts_api.AlertSeenView.as_view(), name="alert-seen"),
     *router.urls,
 ]
 

@@ -405,6 +405,22 @@ class Membership(models.Model):
         ),
     )
 
+    class AlertMail(models.TextChoices):
+        IMMEDIATE = "immediate", _("each alert at once")
+        DAILY = "daily", _("one digest a day")
+        NONE = "none", _("no e-mail (on screen only)")
+
+    alert_mail = models.CharField(
+        _("alert e-mail"),
+        max_length=10,
+        choices=AlertMail,
+        default=AlertMail.IMMEDIATE,
+        help_text=_(
+            "For a manager who receives alerts: an e-mail for each alert as it is raised, "
+            "one e-mail a day listing the previous day's alerts, or none."
+        ),
+    )
+
     class Meta:
         ordering = ["location__name", "user__username"]
         verbose_name = _("membership")
@@ -414,6 +430,10 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=Q(role__in=["manager", "cashier", "accountant"]),
                 name="membership_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(alert_mail__in=["immediate", "daily", "none"]),
+                name="membership_alert_mail_valid",
             ),
         ]
 

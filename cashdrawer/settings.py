@@ -7,6 +7,7 @@ ALLOWED_HOSTS comma-separated (default: localhost names when DEBUG is on, none o
 CONN_MAX_AGE  seconds a database connection is kept (default 60; always 0 under runserver)
 LOG_LEVEL     level of the log on stderr (default INFO)
 LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 90)
+ALERT_OPEN_HOURS, SITE_URL, EMAIL_*, DEFAULT_FROM_EMAIL  alerts and their e-mail
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "cashdrawer",
     "sessions_app",
     "reports",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cashdrawer.context_processors.navigation",
+                "alerts.context_processors.unseen_alerts",
             ],
         },
     },
@@ -150,6 +153,47 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LATE_SALES_LIMIT_DAYS = env_int("LATE_SALES_LIMIT_DAYS", 90)
 if not 1 <= LATE_SALES_LIMIT_DAYS <= 3660:
     raise ImproperlyConfigured("LATE_SALES_LIMIT_DAYS must lie between 1 and 3660 days.")
+
+# Alerts (alerts/, docs/DOMAIN.md "Alerts"): a session still open this many hours after it
+# opened raises an alert (`manage.py raise_alerts`, run every few minutes).
+ALERT_OPEN_HOURS = env_int("ALERT_OPEN_HOURS", 16)
+if not 1 <= ALERT_OPEN_HOURS <= 24 * 14:
+    raise ImproperlyConfigured("ALERT_OPEN_HOURS must lie between 1 and 336 hours.")
+# The address of the site as its users reach it, for the links in e-mails (a mail has no
+# request to take it from). Without one, a mail names the page's path only.
+SITE_URL = (env_str("SITE_URL") or ("http://127.0.0.1:8000" if DEBUG else "")).rstrip("/")
+
+# E-mail (alerts): printed on the console under `make run` (DEBUG on), sent over SMTP
+# otherwise (docs/DEPLOYMENT.md). Django 6.1's MAILERS, built from the EMAIL_* variables
+# (the test runner swaps every mailer for its in-memory one). A mail goes out after the
+# close that raised it has committed; a failure to send is logged and undoes nothing.
+EMAIL_BACKEND_PATH = env_str("EMAIL_BACKEND") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+_SMTP_OPTIONS = {
+    "host": env_str("EMAIL_HOST") or "localhost",
+    "port": env_int("EMAIL_PORT", 25),
+    "username": env_str("EMAIL_HOST_USER") or "",
+    "password": env_str("EMAIL_HOST_PASSWORD") or "",
+    "use_tls": env_bool("EMAIL_USE_TLS", default=False),
+    "use_ssl": env_bool("EMAIL_USE_SSL", default=False),
+    # Seconds to wait for the mail server: a close's mail is sent in the request that
+    # closed the session (after its commit), so a server that does not answer must not
+    # hold it long.
+    "timeout": env_int("EMAIL_TIMEOUT", 10),
+}
+if _SMTP_OPTIONS["use_tls"] and _SMTP_OPTIONS["use_ssl"]:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
+MAILERS = {
+    "default": {
+        "BACKEND": EMAIL_BACKEND_PATH,
+        "OPTIONS": _SMTP_OPTIONS if EMAIL_BACKEND_PATH.endswith(".smtp.EmailBackend") else {},
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or "cashdrawer@localhost"
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -28,4 +28,5 @@ urlpatterns = [
     path("tokens/<int:pk>/revoke/", token_views.revoke, name="token-revoke"),
     path("", include("sessions_app.urls")),
     path("", include("reports.urls")),
+    path("", include("alerts.urls")),
 ]

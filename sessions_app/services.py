@@ -25,6 +25,7 @@ from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from alerts.services import raise_close_alerts
 from cashdrawer.actors import device_name, device_of, is_device, person_of, responsible_user
 from cashdrawer.bounds import (
     CASH,
@@ -785,6 +786,8 @@ def close_session(
                 "discrepancy_confirmed": confirm_discrepancy and passes_threshold(locked),
             },
         )
+        # In the close's transaction; their e-mails go out after it commits.
+        raise_close_alerts(locked)
     return locked
 
 

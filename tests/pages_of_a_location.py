@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from alerts.models import Alert
 from cashdrawer.models import ApiToken, AuditEntry, Location, Membership, Register
 from sessions_app.models import (
     Adjustment,
@@ -60,6 +61,7 @@ class Objects:
     transfers: list[ClosingTransfer]
     audit_entries: list[AuditEntry]
     tokens: list[ApiToken]
+    alerts: list[Alert]
     memberships: list[Membership]
     staff: list
     device_register: Register  # the register whose device token reads as DEVICE
@@ -141,6 +143,7 @@ def objects_of(
         # Every entry: the location's operations and the few of the chain's other store.
         audit_entries=list(AuditEntry.objects.order_by("pk")),
         tokens=list(ApiToken.objects.filter(register__location=location).order_by("pk")),
+        alerts=list(Alert.objects.filter(location=location).order_by("pk")),
         memberships=memberships,
         staff=list(get_user_model().objects.filter(memberships__location=location).order_by("pk")),
         device_register=device_register,
@@ -271,6 +274,9 @@ VISITED: dict[str, _Urls] = {
     "token-revoke": _each(
         "token-revoke", lambda o: [t for t in o.tokens if not t.is_revoked], MANAGER
     ),
+    "alerts:list": lambda o: iter(
+        [(_url("alerts:list", query={"location": o.location.pk}), MANAGER)]
+    ),
     "reports:overview": _overview,
     "reports:session": _session_pages,
     "reports:slip": _slips,
@@ -293,6 +299,7 @@ VISITED: dict[str, _Urls] = {
     "device-token": _each(
         "device-token", lambda o: [t for t in o.tokens if t.kind == ApiToken.Kind.DEVICE]
     ),
+    "alert-list": lambda o: iter([(_url("alert-list", query={"location": o.location.pk}), TOKEN)]),
     "denomination-list": lambda o: iter(
         [(_url("denomination-list", query={"currency": o.location.currency}), TOKEN)]
     ),
@@ -336,6 +343,9 @@ EXCLUDED: dict[str, str] = {
     "session-close": "POST only: the test's operations post to it",
     "session-discrepancy-note": "POST only: tests/test_confirm_discrepancy.py posts to it",
     "reports:add_correction": "POST only: the test's operations post to it",
+    "alerts:mark_seen": "POST only: marks an alert seen for the one manager (tests/test_alerts.py)",
+    "alerts:mark_all_seen": "POST only: marks alerts seen for the one manager",
+    "alert-seen": "POST only: marks an alert seen for the caller (tests/test_alerts.py)",
     "api-schema": "the API's description, the same whatever is stored (tests/api/test_schema.py)",
     "api-docs": "Swagger UI over the schema, the same whatever is stored",
     "admin:login": "the admin's login form shows nothing stored",
@@ -376,6 +386,7 @@ ADMIN_MODELS: dict[str, AdminModel] = {
     ),
     "cashdrawer.auditentry": AdminModel(lambda o: o.audit_entries),
     "cashdrawer.apitoken": AdminModel(lambda o: o.tokens),
+    "alerts.alert": AdminModel(lambda o: o.alerts),
     "auth.user": AdminModel(lambda o: o.staff, add=True, delete=True),
     "auth.group": AdminModel(None, why_not="no group is used", add=True),
     "sessions_app.trackingsession": AdminModel(lambda o: o.sessions),

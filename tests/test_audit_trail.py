@@ -246,6 +246,7 @@ def test_a_location_added_in_the_admin_with_methods_and_staff_is_audited(admin_c
         "memberships-0-user": str(cashier.pk),
         "memberships-0-role": "manager",
         "memberships-0-receives_alerts": "on",
+        "memberships-0-alert_mail": "immediate",
     }
     response = admin_client.post(admin_url(Location, "add"), data)
     assert response.status_code == 302, response.context and response.context["errors"]
@@ -266,6 +267,7 @@ def test_a_location_added_in_the_admin_with_methods_and_staff_is_audited(admin_c
         "location": "Utrecht",
         "role": "manager",
         "receives_alerts": True,
+        "alert_mail": "immediate",
     }
     assert membership.location == utrecht
 
@@ -323,6 +325,7 @@ def test_a_membership_deleted_in_its_own_admin_is_audited(admin_client, cashier,
         "location": "Amsterdam",
         "role": "cashier",
         "receives_alerts": True,
+        "alert_mail": "immediate",
     }
     assert (deleted.object_id, deleted.location) == (str(membership.pk), location)
 

@@ -244,6 +244,11 @@ class InputSerializerScheme(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction) -> dict[str, Any]:
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if not schema.get("properties"):
+            # A body of no fields (POST alerts/{id}/seen/): `{}`, or anything, which is
+            # ignored as every body's unknown fields are. Said with additionalProperties,
+            # since drf-spectacular drops a body schema without properties.
+            schema["additionalProperties"] = {}
         if self.target.either is None:
             return schema
         properties = schema["properties"]
