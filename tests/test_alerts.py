@@ -4,7 +4,6 @@ mail and when, the daily digest, "seen" per manager, the alerts page and the API
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import io
 import smtplib
 from decimal import Decimal
@@ -33,10 +32,18 @@ from sessions_app.models import TrackingSession
 D = Decimal
 
 
+@pytest.fixture(autouse=True)
+def default_threshold(location, other_location):
+    """The default threshold of 10.00 (the shared fixtures' is lenient)."""
+    for store in (location, other_location):
+        store.discrepancy_threshold = D("10.00")
+        store.save()
+
+
 def close(session: TrackingSession, **kwargs) -> TrackingSession:
-    """close_session, confirming a large discrepancy where the service asks for that."""
-    if "confirm_discrepancy" in inspect.signature(services.close_session).parameters:
-        kwargs.setdefault("confirm_discrepancy", True)
+    """close_session, confirming a large discrepancy as the service asks (a second look)."""
+    kwargs.setdefault("confirm_discrepancy", True)
+    kwargs.setdefault("note", "Counted twice.")
     return services.close_session(session=session, **kwargs)
 
 
@@ -537,7 +544,7 @@ def test_a_close_through_the_api_raises_the_alert_and_mails_it(
     with django_capture_on_commit_callbacks(execute=True):
         answer = api(boss).post(
             f"/api/v1/sessions/{shift.pk}/close/",
-            {"counted_cash": "100.00", "confirm_discrepancy": True},
+            {"counted_cash": "100.00", "confirm_discrepancy": True, "note": "Counted twice."},
             format="json",
             HTTP_IDEMPOTENCY_KEY="close-1",
         )

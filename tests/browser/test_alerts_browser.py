@@ -38,6 +38,8 @@ def _post(url: str, secret: str, body: dict, key: str) -> dict:
 def test_a_large_shortage_closed_by_a_terminal_shows_up_for_the_manager(
     page, log_in, live_server, make_user, location, make_register
 ):
+    location.discrepancy_threshold = Decimal("10.00")  # the default; the fixture's is lenient
+    location.save()
     manager = make_user(
         "maria", location=location, role="manager", email="maria@example.com", first_name="Maria"
     )
@@ -57,9 +59,8 @@ def test_a_large_shortage_closed_by_a_terminal_shows_up_for_the_manager(
     closed = _post(
         f"{live_server.url}/api/v1/sessions/{session.pk}/close/",
         terminal,
-        # Expected 210.00; 170.00 in the drawer. confirm_discrepancy: a close past the
-        # threshold may have to be confirmed (unknown fields are ignored where it need not).
-        {"counted_cash": "170.00", "confirm_discrepancy": True},
+        # Expected 210.00; 170.00 in the drawer: past the threshold, so confirmed with a note.
+        {"counted_cash": "170.00", "confirm_discrepancy": True, "note": "Counted twice."},
         key="close-till-1",
     )
     assert closed["end_discrepancy"] == "-40.00"
