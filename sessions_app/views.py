@@ -23,6 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from alerts.selectors import unseen_for
+from alerts.services import raise_open_too_long_alerts
 from cashdrawer.models import Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
@@ -378,8 +380,14 @@ def now(request: HttpRequest) -> HttpResponse:
     cards = _register_cards(managed, roles, now_figures=True, now=now)
     stores = [StoreBoard(location=location, cards=cards[location.pk]) for location in managed]
     zones = {location.timezone for location in managed}
+    if not _board_only(request):
+        # Without a timer (make run) the page itself raises "open too long"; the board's
+        # refresh only reads. Idempotent: an alert is raised once per session.
+        raise_open_too_long_alerts(now=now)
     context = {
         "section": "now",
+        # The newest unseen alerts of the stores whose alerts this user receives.
+        "alerts": unseen_for(request.user),
         "stores": stores,
         "updated_at": now,
         # One time zone for the "updated" time: the stores' own, when they share one.

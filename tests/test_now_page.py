@@ -413,6 +413,43 @@ def test_the_automatic_refresh_does_not_keep_the_login_alive(location, manager):
     )
 
 
-def test_the_page_leaves_a_marked_place_for_the_alerts_panel():
-    source = (settings.BASE_DIR / "templates" / "sessions_app" / "now.html").read_text()
-    assert "{% block now_alerts %}" in source
+# --- alerts on Now -----------------------------------------------------------------------------
+
+
+def test_now_shows_the_unseen_alerts_and_mark_seen_leads_back_to_now(
+    location, register, manager, cashier
+):
+    from alerts.models import Alert
+
+    location.discrepancy_threshold = Decimal("10.00")
+    location.save()
+    opened = timezone.now() - dt.timedelta(hours=30)
+    session = services.open_session(register=register, opening_float="0.00", by=cashier, at=opened)
+    closed = services.close_session(
+        session=session,
+        counted="0.00",
+        retained_float="0.00",
+        by=manager,
+        at=opened + dt.timedelta(hours=8),
+    )
+    assert not Alert.objects.filter(session=closed).exists()  # even: nothing to say
+    # Left open for 17 hours: the page raises it, without a timer.
+    overdue = services.open_session(
+        register=register,
+        opening_float="0.00",
+        by=cashier,
+        at=timezone.now() - dt.timedelta(hours=17),
+    )
+    client = _client(manager)
+    html = client.get(NOW).content.decode()
+    [alert] = Alert.objects.filter(session=overdue)
+    assert alert.kind == "open_too_long"
+    assert f'data-alert="{alert.pk}"' in html
+    assert 'value="/now/"' in html  # "Mark seen" comes back here
+    # The board's refresh carries the panel too, and still leads back to the page.
+    fragment = client.get(NOW, {"fragment": "1"}).content.decode()
+    assert f'data-alert="{alert.pk}"' in fragment and 'value="/now/"' in fragment
+
+    response = client.post(reverse("alerts:mark_seen", args=[alert.pk]), {"next": "/now/"})
+    assert response.status_code == 302 and response["Location"] == "/now/"
+    assert f'data-alert="{alert.pk}"' not in client.get(NOW).content.decode()
