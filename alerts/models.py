@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cashdrawer.models import Location, figure_field
-from cashdrawer.money import format_amount
+from cashdrawer.templatetags.cashdrawer import format_money
 
 
 class Alert(models.Model):
@@ -71,15 +71,16 @@ class Alert(models.Model):
         self.session.register and self.location (select them with the alert)."""
         register = self.session.register.name
         if self.kind == self.Kind.DISCREPANCY:
-            amount = format_amount(abs(self.amount), self.currency)
+            # As every amount on the pages: €45.50, € 45,50, 45,50 €.
+            amount = format_money(abs(self.amount), self.currency)
             if self.amount < 0:
                 return gettext("%(register)s closed %(amount)s short") % {
                     "register": register,
-                    "amount": f"{amount} {self.currency}",
+                    "amount": amount,
                 }
             return gettext("%(register)s closed %(amount)s over") % {
                 "register": register,
-                "amount": f"{amount} {self.currency}",
+                "amount": amount,
             }
         if self.kind == self.Kind.NOT_COUNTED:
             return gettext("%(register)s was closed without a count") % {"register": register}

@@ -180,7 +180,7 @@ def test_the_mail_goes_to_the_locations_managers_who_receive_alerts_with_an_addr
     assert all(len(message.to) == 1 for message in mail.outbox)  # nobody sees the others
     message = mail.outbox[0]
     assert "Amsterdam" in message.subject
-    assert "R closed 50.00 EUR short" in message.subject
+    assert "R closed €50.00 short" in message.subject
     assert f"/sessions/{shift.pk}/" in message.body
     assert "-50.00 EUR (alert above 10.00 EUR)" in message.body
     assert Alert.objects.get().emailed_at is not None
@@ -352,7 +352,7 @@ def test_the_now_panel_shows_the_latest_unseen_alerts(shift, boss, rf_request):
     html = render_to_string(
         "alerts/_now_panel.html", {"alerts": alerts}, request=rf_request(boss, "/now/")
     )
-    assert "R closed 50.00 EUR short" in html
+    assert "R closed €50.00 short" in html
     assert reverse("alerts:mark_seen", args=[alerts[0].pk]) in html
     assert 'name="next" value="/now/"' in html
     assert reverse("alerts:list") in html
@@ -386,7 +386,7 @@ def test_a_manager_sees_the_alerts_of_their_stores_and_marks_them_seen(
     page = client.get(reverse("alerts:list"))
     assert page.status_code == 200
     html = page.content.decode()
-    assert "R closed 50.00 EUR short" in html
+    assert "R closed €50.00 short" in html
     assert "W1" not in html
     assert 'class="alert-row unseen"' in html
     assert 'data-alerts-unseen title="Alerts you have not seen">1<' in html
@@ -497,7 +497,7 @@ def test_the_api_lists_a_managers_alerts_with_filters(shift, boss, make_register
     ]
     assert rows[1]["amount"] == "-50.00"
     assert rows[1]["register_name"] == "R"
-    assert rows[1]["message"] == "R closed 50.00 EUR short"
+    assert rows[1]["message"] == "R closed €50.00 short"
     assert rows[0]["amount"] is None
     assert rows[0]["seen"] is False
 

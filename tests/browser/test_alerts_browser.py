@@ -76,7 +76,7 @@ def test_a_large_shortage_closed_by_a_terminal_shows_up_for_the_manager(
     expect(page.locator("h1")).to_have_text("Alerts")
     row = page.locator(f"tr.alert-row[data-alert='{alert.pk}']")
     expect(row).to_have_class("alert-row unseen")
-    expect(row).to_contain_text("Till 1 closed 40.00 EUR short")
+    expect(row).to_contain_text("Till 1 closed €40.00 short")
     expect(row).to_contain_text("−€40.00")
     page.screenshot(path=SCREENSHOTS / "alerts-list-unseen.png", full_page=True)
 
@@ -87,5 +87,5 @@ def test_a_large_shortage_closed_by_a_terminal_shows_up_for_the_manager(
     expect(badge).to_have_count(0)
     expect(page.get_by_role("button", name="Mark all seen")).to_have_count(0)
 
-    row.get_by_role("link", name="Till 1 closed 40.00 EUR short").click()
+    row.get_by_role("link", name="Till 1 closed €40.00 short").click()
     expect(page).to_have_url(f"{live_server.url}/sessions/{session.pk}/")
