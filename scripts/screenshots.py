@@ -36,6 +36,7 @@ def location_id(page: Page, base: str, name: str) -> str:
 
 def shoot(page: Page, path: Path, *, full_page: bool = True) -> None:
     page.wait_for_load_state("networkidle")
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar stays at the top
     page.screenshot(path=str(path), full_page=full_page)
     print(f"wrote {path}")
 
@@ -62,10 +63,7 @@ def main(base: str, folder: Path) -> None:
             amsterdam = location_id(page, base, "Amsterdam")
             page.goto(f"{base}/overview/?location={amsterdam}")
             shoot(page, folder / "overview.png", full_page=False)
-            page.goto(
-                f"{base}/overview/?location={amsterdam}&discrepancy=short&counted=true#filters"
-            )
-            page.locator("#filters").scroll_into_view_if_needed()
+            page.goto(f"{base}/overview/?location={amsterdam}&discrepancy=short&counted=true")
             shoot(page, folder / "overview-filtered.png")
             context.close()
         browser.close()
