@@ -970,7 +970,8 @@ def world(make_register, make_user) -> World:
 def _history(registers: dict[str, Register], manager) -> None:
     """Closed sessions of ten days ago, so every kind of record exists in every example:
     transactions of each method, adjustments, counts, a correction, a shared closing with
-    its transfers, and a sale on a register without cash tracking."""
+    its transfers, a close without a count (and its alert), and a sale on a register without
+    cash tracking."""
     start = timezone.now() - dt.timedelta(days=10)
     at = lambda hours: start + dt.timedelta(hours=hours)  # noqa: E731
     till = registers["till"]
@@ -1028,6 +1029,10 @@ def _history(registers: dict[str, Register], manager) -> None:
     services.close_session(
         session=main, counts=[{"value": "200.00", "quantity": 3}], by=manager, at=at(32)
     )
+    # A close without a count: its alert is in every example (the alerts pages, the admin).
+    # (On the till, with its float of 150.00 kept, so what it leaves for the next open stays.)
+    uncounted = services.open_session(register=till, opening_float="150.00", by=manager, at=at(34))
+    services.close_session(session=uncounted, by=manager, at=at(36))
     services.record_transaction(
         register=registers["untracked"],
         kind="sale",
