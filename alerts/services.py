@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertSeen
 from sessions_app.models import TrackingSession
+from sessions_app.selectors import largest_discrepancy
 
 
 def _raise(session: TrackingSession, kind: str, amount: Decimal | None = None) -> Alert | None:
@@ -53,11 +54,10 @@ def discrepancy_to_alert(session: TrackingSession) -> Decimal | None:
     """The discrepancy of a closed session that passes its location's threshold: of its end
     and total discrepancy, the one larger in size (the end one on a tie), when that is
     larger than the threshold (exactly the threshold does not alert)."""
-    figures = [f for f in (session.end_discrepancy, session.total_discrepancy) if f is not None]
-    if not figures:
+    largest = largest_discrepancy(session)
+    if largest is None or abs(largest) <= session.location.discrepancy_threshold:
         return None
-    largest = max(figures, key=abs)  # max keeps the first of equals: the end discrepancy
-    return largest if abs(largest) > session.location.discrepancy_threshold else None
+    return largest
 
 
 def raise_close_alerts(session: TrackingSession) -> list[Alert]:

@@ -193,6 +193,13 @@ def is_blind(session: TrackingSession) -> bool:
     return main is not None and main.is_open and main.blind_close
 
 
+def largest_discrepancy(session: TrackingSession) -> Decimal | None:
+    """Of a closed session's end and total discrepancy, the one larger in size (the end one
+    on a tie); None when it has neither."""
+    figures = [f for f in (session.end_discrepancy, session.total_discrepancy) if f is not None]
+    return max(figures, key=abs) if figures else None  # max keeps the first of equals
+
+
 def passes_threshold(session: TrackingSession, threshold: Decimal | None = None) -> bool:
     """Whether a counted close's end or total discrepancy is larger (short or over) than
     the location's threshold; exactly the threshold passes. A close without a count, and
@@ -201,7 +208,7 @@ def passes_threshold(session: TrackingSession, threshold: Decimal | None = None)
         return False
     if threshold is None:
         threshold = session.location.discrepancy_threshold
-    return abs(session.end_discrepancy) > threshold or abs(session.total_discrepancy) > threshold
+    return abs(largest_discrepancy(session)) > threshold
 
 
 def counted_blind(session: TrackingSession) -> bool:
