@@ -110,6 +110,7 @@ LAST_NAMES = (
 CASHIERS_PER_LOCATION = 6
 OPENS_AT = dt.time(8, 0)
 HOURS_OPEN = 13  # 08:00 to 21:00 local time
+MAX_SESSIONS_PER_DAY = 6
 
 ADJUSTMENTS_IN = ("Own money for change", "Change from the safe", "Float topped up")
 ADJUSTMENTS_OUT = (
@@ -154,16 +155,19 @@ class Progress:
         self.rows = 0
         self.started = time.monotonic()
         self._drawn = 0.0
+        self._stale = True
 
     def update(self, done: float, rows: int = 0) -> None:
         self.done += done
         self.rows += rows
         now = time.monotonic()
+        self._stale = True
         if self.shown and (now - self._drawn > 0.25 or self.done >= self.total):
             self._drawn = now
             self._draw(now)
 
     def _draw(self, now: float) -> None:
+        self._stale = False
         seconds = max(now - self.started, 1e-9)
         fraction = min(self.done / self.total, 1.0) if self.total else 1.0
         left = seconds * (1 - fraction) / fraction if fraction else 0.0
@@ -178,7 +182,8 @@ class Progress:
     def close(self) -> float:
         seconds = time.monotonic() - self.started
         if self.shown:
-            self._draw(time.monotonic())
+            if self._stale:
+                self._draw(time.monotonic())
             self.out.write("\n")
             self.out.flush()
         return seconds
@@ -956,8 +961,11 @@ def generate(
 ) -> dict[str, Any]:
     """Generate the chain in one transaction; return the counts of what was made and the
     seconds each stage took. Raises ChainError where it cannot run (check_database)."""
-    if locations < 1 or days < 1 or sessions_per_day < 1 or transactions < 1:
-        raise ChainError("locations, days, sessions per day and transactions are at least 1")
+    if locations < 1 or days < 1 or transactions < 1:
+        raise ChainError("locations, days and transactions are at least 1")
+    if not 1 <= sessions_per_day <= MAX_SESSIONS_PER_DAY:
+        # Shorter shifts leave the subs no time between the main session's open and close.
+        raise ChainError(f"sessions per day are 1 to {MAX_SESSIONS_PER_DAY}")
     out = out or sys.stderr
     end_date = end_date or (dt.date.today() - dt.timedelta(days=1))
     check_database()
@@ -1027,9 +1035,13 @@ def generate(
 
     if analyze:
         stage = Progress("analyze", 1, unit="", shown=progress, out=out)
+        # The planner's statistics for the new rows, before the first report reads them.
+        small = (Location, Register, Membership, get_user_model())
         with connection.cursor() as cursor:
-            for table in generator.tables:
-                cursor.execute(f"ANALYZE {table.name}")
+            for name in [model._meta.db_table for model in small] + [
+                table.name for table in generator.tables
+            ]:
+                cursor.execute(f"ANALYZE {name}")
         stage.update(1)
         seconds["analyze"] = stage.close()
     seconds["total"] = time.monotonic() - started

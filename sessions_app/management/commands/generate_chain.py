@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--sessions-per-day",
             type=int,
             default=2,
-            help="sessions per register and day (default 2)",
+            help="sessions per register and day, 1 to 6 (default 2)",
         )
         parser.add_argument(
             "--transactions",
