@@ -59,6 +59,10 @@ class Command(BaseCommand):
             )
         except chain.ChainError as error:
             raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            # The transaction rolled back as the exception left it: say so, not a traceback.
+            self.stderr.write("\nInterrupted: nothing was stored; run it again to start afresh.")
+            raise SystemExit(130) from None
         if verbosity > 0:
             seconds = made.pop("seconds")
             figures = ", ".join(
