@@ -252,6 +252,8 @@ def test_reports_read_the_replica_and_the_session_page_the_primary(
     _catch_up(replica)
     assert _cash_gross(client, location) == "790.27"
     assert "790.27" in _overview(client, location)
+    ready = client.get("/readyz").json()
+    assert (ready["status"], ready["replica"]) == ("ok", "ok")
 
 
 def test_the_overview_right_after_a_close_shows_the_close(
@@ -313,3 +315,7 @@ def test_reports_read_the_primary_when_the_replica_does_not_answer(
     response = client.get(reverse("report-journal-csv"), _today_params(location))
     assert response.status_code == 200
     assert "latest" in b"".join(response.streaming_content).decode("utf-8-sig")
+    # Ready all the same: the replica's state is reported, the primary does the work.
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["replica"] == "unavailable"
