@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
@@ -34,8 +35,9 @@ from rest_framework.test import APIClient
 
 from cashdrawer import db_router
 from cashdrawer.authentication import issue_device_token
+from cashdrawer.models import Location
 from sessions_app import services
-from sessions_app.models import TrackingSession
+from sessions_app.models import TrackingSession, Transaction
 
 # The replica alias is one of the test's databases; a test mirror of default (as
 # settings.py marks it), so the test runner never creates or flushes anything there.
@@ -225,6 +227,19 @@ def _read(queries: CaptureQueriesContext, table: str) -> bool:
 
 
 # --- the tests -----------------------------------------------------------------------------
+
+
+def test_inside_a_report_only_the_apps_tables_are_read_from_the_replica():
+    router = db_router.ReplicaRouter()
+    with db_router._reading(db_router.REPLICA):
+        assert router.db_for_read(Transaction) == "replica"
+        assert router.db_for_read(Location) == "replica"
+        # Logins, sessions and the like must see a change at once.
+        assert router.db_for_read(get_user_model()) == "default"
+        assert router.db_for_read(Session) == "default"
+        assert router.db_for_write(Transaction) == "default"
+    assert router.db_for_read(Transaction) == "default"
+    assert router.allow_migrate("replica", "sessions_app") is False
 
 
 def test_reports_read_the_replica_and_the_session_page_the_primary(
