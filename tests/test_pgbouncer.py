@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import http.client
 import io
+import os
 import random
 import subprocess
 import tempfile
@@ -272,3 +273,46 @@ def test_the_storm_behind_pgbouncer_records_each_sale_once_and_streams_complete_
         for pool in ours
     )
     print(tally.figures(downloads=len(downloads)))
+
+
+SETUP = "import django, os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'cashdrawer.settings'\n"
+SHOW_DATABASES = """django.setup()
+from django.conf import settings
+default, replica = settings.DATABASES["default"], settings.DATABASES["replica"]
+print(default["OPTIONS"]["prepare_threshold"], default.get("DISABLE_SERVER_SIDE_CURSORS", False),
+      replica["HOST"], replica["TEST"]["MIRROR"], replica["OPTIONS"]["connect_timeout"],
+      replica["OPTIONS"]["prepare_threshold"], settings.REPLICA_PIN_SECONDS)
+"""
+
+
+def _settings_of(**env: str) -> subprocess.CompletedProcess:
+    environ = {
+        "PATH": os.environ["PATH"],
+        "SECRET_KEY": "k" * 50,
+        "DATABASE_URL": "postgres://cashdrawer@%2Fpooler:6432/cashdrawer?prepare_threshold=5",
+        **env,
+    }
+    return subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "python"), "-c", SETUP + SHOW_DATABASES],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_database_pooling_transaction_keeps_prepared_statements_off_and_cursors_on():
+    result = _settings_of(
+        DATABASE_POOLING="transaction",
+        DATABASE_REPLICA_URL="postgres://cashdrawer@%2Freplica/cashdrawer",
+        REPLICA_PIN_SECONDS="7",
+    )
+    assert result.returncode == 0, result.stderr
+    # Prepared statements off (even though the URL asked for them), server-side cursors
+    # on (the downloads stream in one transaction), the replica like the primary.
+    assert result.stdout.split() == ["None", "False", "/replica", "default", "5", "None", "7"]
+
+    refused = _settings_of(DATABASE_POOLING="statement")
+    assert refused.returncode != 0
+    assert "DATABASE_POOLING must be session or transaction" in refused.stderr
