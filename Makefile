@@ -40,9 +40,11 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 
 # scripts/test starts PostgreSQL, runs pytest and always stops the server again.
-# The browser tests need Debian's chromium; scripts/ensure-chromium installs it if missing.
+# The browser tests need Debian's chromium, the pooler tests its pgbouncer; the ensure-
+# scripts install them if missing.
 test: lint
 	scripts/ensure-chromium
+	scripts/ensure-pgbouncer
 	scripts/test
 
 # gunicorn and runserver on 127.0.0.1 with a throwaway PostgreSQL, POS terminals as threads:

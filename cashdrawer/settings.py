@@ -5,6 +5,8 @@ SECRET_KEY    required unless DEBUG is on
 DEBUG         1/0 (default 0)
 ALLOWED_HOSTS comma-separated (default: localhost names when DEBUG is on, none otherwise)
 CONN_MAX_AGE  seconds a database connection is kept (default 60; always 0 under runserver)
+DATABASE_REPLICA_URL, REPLICA_PIN_SECONDS  a read replica for the reports
+DATABASE_POOLING  transaction: behind a transaction-pooling PgBouncer
 LOG_LEVEL     level of the log on stderr (default INFO)
 LATE_SALES_LIMIT_DAYS  how many days back a sale's occurred_at may lie (default 90)
 ALERT_OPEN_HOURS, SITE_URL, EMAIL_*, DEFAULT_FROM_EMAIL  alerts and their e-mail
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     "cashdrawer.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cashdrawer.outage.SessionRefreshMiddleware",
+    # A user's reports read from the primary for a moment after a write (db_router.py).
+    "cashdrawer.db_router.PrimaryAfterWriteMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -125,26 +129,68 @@ ASGI_APPLICATION = "cashdrawer.asgi.application"
 # connections), so under runserver each request closes its connection.
 RUNSERVER = sys.argv[1:2] == ["runserver"]
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'cashdrawer.sqlite3'}",
+
+def _database(url: str) -> dict:
+    """One connection's settings from a URL; the primary and the replica share them."""
+    database = dj_database_url.parse(
+        url,
         # Keep connections open between requests so POS calls do not pay for a reconnect;
         # gunicorn's fixed threads bound them (deploy/gunicorn.conf.py). A connection
         # broken by a database restart is noticed before reuse and replaced.
         conn_max_age=0 if RUNSERVER else env_int("CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable server (packets dropped) fails in seconds, as a 503, instead of
+        # holding a worker for minutes; `?connect_timeout=N` in the URL overrides it.
+        database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+        if DATABASE_POOLING == "transaction":
+            # Behind a transaction-pooling PgBouncer (1.18) a prepared statement may be
+            # looked for on another server connection. Django leaves psycopg's prepared
+            # statements off already; a `?prepare_threshold=` in the URL must not turn
+            # them on. Server-side cursors stay on: every streamed download reads inside
+            # one transaction (reports/exports.py), where a cursor is safe behind the
+            # pooler, and DISABLE_SERVER_SIDE_CURSORS would read a year's journal into
+            # memory (docs/DEPLOYMENT.md, "Behind PgBouncer").
+            database["OPTIONS"]["prepare_threshold"] = None
+    return database
+
+
+# DATABASE_POOLING=transaction: the app connects through a pooler in transaction mode.
+DATABASE_POOLING = (env_str("DATABASE_POOLING") or "session").strip().lower()
+if DATABASE_POOLING not in {"session", "transaction"}:
+    raise ImproperlyConfigured("DATABASE_POOLING must be session or transaction.")
+
+DATABASES = {
+    "default": _database(env_str("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'cashdrawer.sqlite3'}")
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # An unreachable server (packets dropped) fails in seconds, as a 503, instead of
-    # holding a worker for minutes; `?connect_timeout=N` in DATABASE_URL overrides it.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)
     # SQLite serialises writers; make them wait for each other instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     )
+
+# A streaming replica of the primary (docs/DEPLOYMENT.md, "A read replica"): the
+# overviews, reports, CSV downloads and charts read from it (cashdrawer/db_router.py);
+# every write, and every read that must see a write just made, goes to the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL") or ""
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a PostgreSQL DATABASE_URL.")
+    DATABASES["replica"] = _database(DATABASE_REPLICA_URL)
+    # The test runner creates no database of its own for it: there it is the primary.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["cashdrawer.db_router.ReplicaRouter"]
+# After a user's successful write (any request but GET/HEAD/OPTIONS that did not fail),
+# that user's reports read from the primary for this many seconds, so that the overview
+# right after a close shows the close even while the replica is a moment behind.
+REPLICA_PIN_SECONDS = env_int("REPLICA_PIN_SECONDS", 5)
+if not 0 <= REPLICA_PIN_SECONDS <= 3600:
+    raise ImproperlyConfigured("REPLICA_PIN_SECONDS must lie between 0 and 3600 seconds.")
+# How long a replica that did not answer is left alone before it is tried again; the
+# reports read from the primary meanwhile.
+REPLICA_RETRY_SECONDS = 30
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cashdrawer.api.base import QUERY_ERRORS, errors
+from cashdrawer.db_router import reads_from_replica
 from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from cashdrawer.permissions import is_device
@@ -237,6 +238,7 @@ class DiscrepancyReportView(ReportView):
         parameters=[ReportQuerySerializer, *narrowing_schema()],
         responses={200: DiscrepancyReportSerializer, **ERROR_RESPONSES},
     )
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         scope = report_scope(request, self.query_serializer)
         location = single_location(scope)
@@ -284,6 +286,7 @@ class CashPaymentsReportView(ReportView):
         parameters=[ReportQuerySerializer, *narrowing_schema()],
         responses={200: CashPaymentsReportSerializer, **ERROR_RESPONSES},
     )
+    @reads_from_replica
     def get(self, request: Request) -> Response:
         scope = report_scope(request, self.query_serializer)
         location = single_location(scope)
@@ -337,6 +340,7 @@ class CSVReportView(ReportView):
     def rows(self, scope: ReportScope) -> Iterator[list[Any]]:
         raise NotImplementedError
 
+    @reads_from_replica
     def get(self, request: Request) -> StreamingHttpResponse:
         scope = report_scope(request, self.query_serializer)
         return exports.csv_response(

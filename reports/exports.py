@@ -36,6 +36,7 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
 from cashdrawer.actors import Actor
+from cashdrawer.db_router import in_one_transaction
 from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from reports.selectors import (
@@ -138,8 +139,10 @@ def stream_csv(
 def csv_response(
     *, filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]], dialect: Dialect
 ) -> StreamingHttpResponse:
+    # Read in one transaction held while the file streams (cashdrawer/db_router.py).
     response = StreamingHttpResponse(
-        stream_csv(header, rows, dialect), content_type="text/csv; charset=utf-8"
+        stream_csv(header, in_one_transaction(rows), dialect),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cashdrawer.bounds import method_label
+from cashdrawer.db_router import reads_from_replica
 from cashdrawer.models import Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
@@ -97,6 +98,7 @@ class LocationRow:
 
 @login_required
 @require_GET
+@reads_from_replica
 def overview(request: HttpRequest) -> HttpResponse:
     """Discrepancy and cash-payments overviews and the session list of a location (or all
     of the user's locations) over a range of local days."""
