@@ -46,7 +46,7 @@ def main() -> int:
     runs = 20 if quick else 30
     closes = 3 if quick else 8
     database_url = os.environ["DATABASE_URL"]
-    measured: dict = {"quick": quick}
+    measured: dict = {"quick": quick, "load_at_start": os.getloadavg()[0]}
 
     def stage(title: str) -> None:
         print(f"\n== {title}  [{time.perf_counter() - started:.0f} s]", flush=True)
@@ -69,7 +69,9 @@ def main() -> int:
 
         stage(f"Overviews, report API, session list (over HTTP, {runs} runs each)")
         measured["overviews"] = reads.overviews(app, who, runs)
-        measured["overview_curve"] = reads.overview_curve(app, who, max(10, runs // 2))
+        measured["overview_curve"] = reads.overview_curve(
+            app, who, max(10, runs // 2), measured["overviews"]
+        )
 
         stage("Sales posted by terminals, beside the reference app and raw psycopg")
         measured["ingest"] = ingest.measure(
@@ -100,6 +102,7 @@ def main() -> int:
         )
 
     measured["machine"] = report.machine()
+    measured["load_at_end"] = os.getloadavg()[0]
     measured["total_seconds"] = time.perf_counter() - started
     results = report.write(measured)
     stage("Written: BENCHMARKS.md, bench/results.json, bench/*.svg")

@@ -51,6 +51,11 @@ def build(locations: int, days: int) -> None:
 def build_history(locations: int, days: int) -> None:
     """`days` days of closed sessions and their transactions, consistent with every
     constraint, the closing hashes sealed as the app would have written them."""
+    started = time.perf_counter()
+
+    def step(text: str) -> None:
+        print(f"    {text}  [{time.perf_counter() - started:.0f} s]", flush=True)
+
     User = get_user_model()
     for store in range(locations):
         location = Location.objects.create(
@@ -80,6 +85,7 @@ def build_history(locations: int, days: int) -> None:
             for number in range(REGISTERS)
         )
     first_day = LAST_DAY - dt.timedelta(days=days - 1)
+    step("stores, cashiers and registers created; inserting sessions")
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -117,6 +123,7 @@ def build_history(locations: int, days: int) -> None:
             """,
             {"first": first_day, "per_day": SESSIONS_A_DAY, "days": days, "staff": STAFF},
         )
+        step("inserting transactions")
         cursor.execute(
             """
             INSERT INTO sessions_app_transaction (
@@ -133,6 +140,7 @@ def build_history(locations: int, days: int) -> None:
             """,
             [PER_SESSION],
         )
+    step("running totals and closing figures")
     # Running totals and closing figures from the rows, so every check constraint holds;
     # then the real closing hashes. A closed session is immutable (a trigger): the bench
     # database's owner lifts it for building the history, as only the owner can.
@@ -169,8 +177,10 @@ def build_history(locations: int, days: int) -> None:
             """,
             [],  # with params, "%%" is "%" (pgtrigger.ignore passes them on)
         )
+        step("sealing every close (closing numbers and hashes, in Python)")
         journal.seal_existing(
             (TrackingSession, Transaction, Adjustment, CountLine, ClosingTransfer, Correction)
         )
+    step("ANALYZE")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

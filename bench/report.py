@@ -192,7 +192,13 @@ def collect(measured: dict) -> dict[str, float]:
     results["overview_queries_one_location"] = views["store_year_page"].queries
     results["overview_queries_all_locations"] = views["chain_year_page"].queries
     results["overview_runs"] = views["store_month_page"].runs
-    for key in ("verify_journal_closes_per_s", "build_seconds", "total_seconds"):
+    for key in (
+        "verify_journal_closes_per_s",
+        "build_seconds",
+        "total_seconds",
+        "load_at_start",
+        "load_at_end",
+    ):
         if key in measured:
             results[key] = measured[key]
     return {key: round(float(value), 3) for key, value in results.items()}
@@ -309,7 +315,9 @@ def write(measured: dict) -> dict[str, float]:
         f"{' (BENCH_QUICK=1: a quick look, not the full size)' if measured['quick'] else ''}",
         f"- **Machine**: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM;"
         f" PostgreSQL {info['postgresql']} (a throwaway server on a unix socket, fsync off);"
-        f" Python {info['python']}",
+        f" Python {info['python']}; load average (1 min) {measured['load_at_start']:.1f} at"
+        f" the start, {measured['load_at_end']:.1f} at the end (other work on the machine"
+        " slows every figure; the ratios, measured in the same run, suffer least)",
         f"- **Data**: {size['locations']:,} locations, {size['registers']:,} registers,"
         f" {size['sessions']:,} sessions, {size['transactions']:,} transactions"
         f" ({size['database_bytes'] / 2**30:.2f} GiB database), built in"
