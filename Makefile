@@ -53,7 +53,9 @@ test: lint
 test-faults: $(VENV)/.installed-test
 	scripts/test-faults
 
-# Figures and ratios on a year of a busy chain's data; see bench/domain.py.
+# Every figure beside its reference (the app served as by `make serve`, a bare DRF app,
+# raw psycopg, COPY), on a chain of BENCH_LOCATIONS stores (default 50; BENCH_QUICK=1 for a
+# look in a few minutes); writes BENCHMARKS.md and bench/results.json. See bench/__main__.py.
 bench: $(VENV)/.installed
 	scripts/bench
 
