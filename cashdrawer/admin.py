@@ -404,7 +404,16 @@ class UserMembershipInline(admin.TabularInline):
     fields = ["location", "role", "receives_alerts", "alert_mail"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
-        return super().get_queryset(request).select_related("location")
+        # Each row's title names its user and location.
+        return super().get_queryset(request).select_related("location", "user")
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        """The locations offered, read once for every row: each row's select read them
+        again, a query per location the user works at."""
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "location":
+            field.choices = list(field.choices)
+        return field
 
 
 if admin.site.is_registered(User):

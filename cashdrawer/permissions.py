@@ -21,7 +21,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from cashdrawer.models import Location, Membership
-from cashdrawer.selectors import OPERATOR_ROLES, role_at
+from cashdrawer.selectors import OPERATOR_ROLES, roles_of
 
 Role = Membership.Role
 MANAGER_ONLY = frozenset({Role.MANAGER})
@@ -53,13 +53,19 @@ class DevicesOnlyWhereAllowed(BasePermission):
         return getattr(view, "action", None) in getattr(view, "device_actions", ())
 
 
+_NOT_READ = object()
+
+
 def role_for(request: Any, location: Location | int) -> str | None:
-    """The user's role at a location, asked once per request and location."""
+    """The user's role at a location. Every role of the user is read at the first ask,
+    in one query: a list of sessions of many locations asked once per location."""
     location_id = location if isinstance(location, int) else location.pk
-    cache = request.__dict__.setdefault("_cashdrawer_roles", {})
-    if location_id not in cache:
-        cache[location_id] = role_at(request.user, location_id)
-    return cache[location_id]
+    roles = request.__dict__.get("_cashdrawer_roles", _NOT_READ)
+    if roles is _NOT_READ:
+        roles = request.__dict__["_cashdrawer_roles"] = roles_of(request.user)
+    if roles is None:  # a superuser
+        return Role.MANAGER
+    return roles.get(location_id)
 
 
 def check_register(request: Any, register_id: int) -> None:

@@ -52,6 +52,16 @@ def role_at(user: Any, location: Location) -> str | None:
     )
 
 
+def roles_of(user: Any) -> dict[int, str] | None:
+    """The user's role at each of their locations by location id, in one query (what
+    role_at answers per location); None for a superuser, a manager everywhere."""
+    if _is_superuser(user):
+        return None
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return {}
+    return dict(Membership.objects.filter(user=user).values_list("location_id", "role"))
+
+
 def can_operate_registers(user: Any, location: Location) -> bool:
     return role_at(user, location) in OPERATOR_ROLES
 

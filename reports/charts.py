@@ -217,7 +217,11 @@ def _figures() -> dict:
 
 
 def discrepancy_by_day(
-    sessions: QuerySet[TrackingSession], period: Period, unit: str | None = None
+    sessions: QuerySet[TrackingSession],
+    period: Period,
+    unit: str | None = None,
+    *,
+    locations: Iterable[Location] | None = None,
 ) -> list[Bucket]:
     """Closed sessions' total discrepancy per local day (or week, month) of the range.
 
@@ -226,7 +230,8 @@ def discrepancy_by_day(
     """
     unit = unit or bucket_unit(period)
     buckets = _empty_buckets(period, unit)
-    locations = Location.objects.filter(pk__in=sessions.order_by().values("location_id"))
+    if locations is None:  # those of the sessions; a page that knows them saves the query
+        locations = Location.objects.filter(pk__in=sessions.order_by().values("location_id"))
     local_date = _local_date(locations)
     if not local_date.cases:
         return list(buckets.values())
@@ -596,7 +601,11 @@ class Charts:
 
 
 def discrepancy_charts(
-    sessions: QuerySet[TrackingSession], *, period: Period, currency: str | None
+    sessions: QuerySet[TrackingSession],
+    *,
+    period: Period,
+    currency: str | None,
+    locations: Iterable[Location] | None = None,
 ) -> Charts:
     """The three discrepancy charts of the overview, for the closed sessions in `sessions`.
 
@@ -606,7 +615,7 @@ def discrepancy_charts(
     if currency is None:
         return Charts(currency=None, period=period)
     unit = bucket_unit(period)
-    buckets = discrepancy_by_day(sessions, period, unit)
+    buckets = discrepancy_by_day(sessions, period, unit, locations=locations)
     closed = sum(bucket.closed for bucket in buckets)
     if not closed:
         return Charts(currency=currency, period=period)

@@ -66,11 +66,23 @@ def local_day_bounds(
 def sessions_in_range(
     locations: Iterable[Location], first: dt.date, last: dt.date
 ) -> QuerySet[TrackingSession]:
-    """Sessions opened on one of the local days first..last of their own location."""
-    condition = Q(pk__in=[])
+    """Sessions opened on one of the local days first..last of their own location.
+
+    Locations in one time zone share the bounds, so they share one condition: a chain of
+    fifty stores in one zone is one `location IN (...)` and one range, not fifty ORed
+    conditions that PostgreSQL would test on every row."""
+    by_zone: dict[str, list[Location]] = {}
     for location in locations:
-        start, end = local_day_bounds(location, first, last)
-        condition |= Q(location=location, opened_at__gte=start, opened_at__lt=end)
+        by_zone.setdefault(location.timezone, []).append(location)
+    condition = Q(pk__in=[])
+    for same_zone in by_zone.values():
+        start, end = local_day_bounds(same_zone[0], first, last)
+        where = Q(opened_at__gte=start, opened_at__lt=end)
+        if len(same_zone) == 1:
+            where &= Q(location=same_zone[0])
+        else:
+            where &= Q(location__in=[location.pk for location in same_zone])
+        condition |= where
     return TrackingSession.objects.filter(condition)
 
 
@@ -162,16 +174,58 @@ class CashPaymentsOverview:
         return self.gross - self.refunds
 
 
+def _payments_aggregates() -> dict[str, Any]:
+    return {
+        "gross": _money_sum("cash_sales"),
+        "refunds": _money_sum("cash_refunds"),
+        "payments_count": Coalesce(Sum("cash_sales_count"), 0),
+        "refunds_count": Coalesce(Sum("cash_refunds_count"), 0),
+    }
+
+
 def cash_payments_overview(sessions: QuerySet[TrackingSession]) -> CashPaymentsOverview:
-    figures = _exact(
-        sessions.aggregate(
-            gross=_money_sum("cash_sales"),
-            refunds=_money_sum("cash_refunds"),
-            payments_count=Coalesce(Sum("cash_sales_count"), 0),
-            refunds_count=Coalesce(Sum("cash_refunds_count"), 0),
-        )
-    )
+    figures = _exact(sessions.order_by().aggregate(**_payments_aggregates()))
     return CashPaymentsOverview(**figures)
+
+
+_DISCREPANCY_FIELDS = frozenset(DiscrepancyOverview.__dataclass_fields__)
+_PAYMENTS_FIELDS = frozenset(CashPaymentsOverview.__dataclass_fields__)
+
+
+def _split(figures: dict) -> tuple[DiscrepancyOverview, CashPaymentsOverview]:
+    figures = _exact(figures)
+    return (
+        DiscrepancyOverview(**{k: v for k, v in figures.items() if k in _DISCREPANCY_FIELDS}),
+        CashPaymentsOverview(**{k: v for k, v in figures.items() if k in _PAYMENTS_FIELDS}),
+    )
+
+
+def overviews(
+    sessions: QuerySet[TrackingSession],
+) -> tuple[DiscrepancyOverview, CashPaymentsOverview]:
+    """Both overviews of `sessions` in two queries (the sessions' figures in one pass, the
+    corrections in another): the overview page read them in four."""
+    figures = sessions.order_by().aggregate(**_discrepancy_aggregates(), **_payments_aggregates())
+    corrections = Correction.objects.filter(session__in=sessions.order_by().values("pk")).aggregate(
+        **_correction_aggregates()
+    )
+    return _split({**figures, **corrections})
+
+
+def summed(
+    rows: Iterable[tuple[DiscrepancyOverview, CashPaymentsOverview]],
+) -> tuple[DiscrepancyOverview, CashPaymentsOverview]:
+    """The overviews of several locations added up: every figure is a count or a sum over
+    sessions, so this is what one query over all their sessions answers, without it. Only
+    meaningful for locations of one currency."""
+    totals: dict[str, Any] = {}
+    for discrepancy, payments in rows:
+        for part in (discrepancy, payments):
+            for name in type(part).__dataclass_fields__:
+                totals[name] = totals.get(name, 0) + getattr(part, name)
+    if not totals:
+        return _split({**_ZERO_FIGURES, **_ZERO_PAYMENTS, **_ZERO_COUNTS})
+    return _split(totals)
 
 
 def _up(name: str) -> OrderBy:
@@ -217,19 +271,24 @@ def corrections_of(sessions: QuerySet[TrackingSession]) -> QuerySet[Correction]:
 # --- per location, for "all locations" views and their CSV files ------------------------
 
 
-def discrepancy_by_location(
+_ZERO_PAYMENTS = {"gross": ZERO, "refunds": ZERO, "payments_count": 0, "refunds_count": 0}
+_ZERO_COUNTS = {"sessions": 0, "not_counted_sessions": 0, "first_openings": 0}
+
+
+def overviews_by_location(
     locations: Iterable[Location],
     first: dt.date,
     last: dt.date,
     *,
     sessions: QuerySet[TrackingSession] | None = None,
-) -> Iterator[tuple[Location, DiscrepancyOverview]]:
-    """One discrepancy overview per location, each exactly the one its own page shows,
-    in two queries grouped by location, however many locations there are. `sessions`, a
-    narrowed sessions_in_range of the same locations and days, takes the place of all of
-    them (the page's and the API's filters).
+    corrections: bool = True,
+) -> Iterator[tuple[Location, DiscrepancyOverview, CashPaymentsOverview]]:
+    """Both overviews per location, each exactly the one its own page shows, in two
+    queries grouped by location (one without `corrections`), however many locations
+    there are. `sessions`, a narrowed sessions_in_range of the same locations and days,
+    takes the place of all of them (the page's and the API's filters).
 
-    A sum over locations is not offered: they may keep different currencies.
+    A sum over locations is not offered here: they may keep different currencies.
     """
     locations = list(locations)
     if sessions is None:
@@ -237,24 +296,42 @@ def discrepancy_by_location(
     sessions = sessions.order_by()
     figures = {
         row.pop("location_id"): row
-        for row in sessions.values("location_id").annotate(**_discrepancy_aggregates())
+        for row in sessions.values("location_id").annotate(
+            **_discrepancy_aggregates(), **_payments_aggregates()
+        )
     }
-    corrections = {
-        row.pop("session__location_id"): row
-        for row in Correction.objects.filter(session__in=sessions.values("pk"))
-        .order_by()
-        .values("session__location_id")
-        .annotate(**_correction_aggregates())
-    }
-    empty = {name: 0 for name in ("sessions", "not_counted_sessions", "first_openings")}
+    corrected = {}
+    if corrections:
+        corrected = {
+            row.pop("session__location_id"): row
+            for row in Correction.objects.filter(session__in=sessions.values("pk"))
+            .order_by()
+            .values("session__location_id")
+            .annotate(**_correction_aggregates())
+        }
     for location in locations:
         row = {
             **_ZERO_FIGURES,
-            **empty,
+            **_ZERO_PAYMENTS,
+            **_ZERO_COUNTS,
             **figures.get(location.pk, {}),
-            **corrections.get(location.pk, {}),
+            **corrected.get(location.pk, {}),
         }
-        yield location, DiscrepancyOverview(**_exact(row))
+        yield location, *_split(row)
+
+
+def discrepancy_by_location(
+    locations: Iterable[Location],
+    first: dt.date,
+    last: dt.date,
+    *,
+    sessions: QuerySet[TrackingSession] | None = None,
+) -> Iterator[tuple[Location, DiscrepancyOverview]]:
+    """One discrepancy overview per location, in two queries (overviews_by_location)."""
+    for location, discrepancy, _ in overviews_by_location(
+        locations, first, last, sessions=sessions
+    ):
+        yield location, discrepancy
 
 
 def cash_payments_by_location(
@@ -264,11 +341,12 @@ def cash_payments_by_location(
     *,
     sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[tuple[Location, CashPaymentsOverview]]:
-    for location in locations:
-        if sessions is None:
-            yield location, cash_payments_overview(sessions_in_range([location], first, last))
-        else:
-            yield location, cash_payments_overview(sessions.filter(location=location))
+    """One cash-payments overview per location, in one query grouped by location (it was
+    one query per location)."""
+    for location, _, payments in overviews_by_location(
+        locations, first, last, sessions=sessions, corrections=False
+    ):
+        yield location, payments
 
 
 # --- the cash journal -------------------------------------------------------------------
