@@ -66,6 +66,7 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    # Anything else under /api/ answers a JSON 404 like the API's own, not an HTML page.
-    re_path(r"^.*$", not_found),
+    # Anything else under /api/ answers a JSON 404 like the API's own, not an HTML page;
+    # [\s\S], not ".", so a path with an encoded newline (%0A) is caught too.
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -245,6 +245,7 @@ def test_inside_a_report_only_the_apps_tables_are_read_from_the_replica():
 def test_reports_read_the_replica_and_the_session_page_the_primary(
     replica, store, register, location, manager, client
 ):
+    _catch_up(replica)  # the store was made after the fixture caught up
     client.force_login(manager)
     assert _cash_gross(client, location) == "12.50"
 
@@ -275,6 +276,7 @@ def test_the_overview_right_after_a_close_shows_the_close(
     replica, store, location, manager, make_user, client
 ):
     other_manager = make_user("mona", location=location, role="manager")
+    _catch_up(replica)  # the store and the users were made after the fixture caught up
     client.force_login(manager)
     _overview(client, location)  # an overview read from the replica before the close
 
