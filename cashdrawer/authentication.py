@@ -22,14 +22,15 @@ from typing import Any, NoReturn
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 
-from cashdrawer.models import ApiToken, Register
+from cashdrawer.models import ApiToken, Membership, Register
+from cashdrawer.permissions import remember_role
 from cashdrawer.services import write_audit
 
 KEYWORD = "Token"
@@ -37,6 +38,18 @@ PREFIXES = {ApiToken.Kind.USER: "cdu_", ApiToken.Kind.DEVICE: "cdd_"}
 # last_used_at is written at most once a minute per token: a busy terminal would otherwise
 # write (and lock) its token row on every request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+# The role of a device token's user at its register's location, read with the token: a
+# terminal's every request checks it, and revoking the membership stops the token at once.
+def _role_at_register() -> Subquery:
+    return Subquery(
+        Membership.objects.filter(
+            user_id=OuterRef("user_id"), location_id=OuterRef("register__location_id")
+        )
+        .order_by()
+        .values("role")[:1]
+    )
 
 
 def token_digest(secret: str) -> str:
@@ -164,6 +177,7 @@ class TokenAuthentication(BaseAuthentication):
             _refuse(request, _("Invalid token."))
         token = (
             ApiToken.objects.select_related("user", "register__location")
+            .annotate(register_role=_role_at_register())
             .filter(digest=token_digest(secret))
             .first()
         )
@@ -178,6 +192,8 @@ class TokenAuthentication(BaseAuthentication):
         if not token.user.is_active:
             _refuse(request, _("The token's user is inactive."))
         _touch(token)
+        if token.register_id is not None:
+            remember_role(request, token.user, token.register.location_id, token.register_role)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
@@ -55,6 +56,12 @@ WAIT_FOR_FIRST = "5s"
 # PostgreSQL's SQLSTATE for lock_timeout.
 LOCK_NOT_AVAILABLE = "55P03"
 KEEP_DAYS = 30
+_SET_WAIT = f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'"
+_RESET_WAIT = "SET LOCAL lock_timeout TO DEFAULT"
+# Double quotes name a table or column on PostgreSQL and SQLite alike.
+_TABLE = f'"{IdempotencyRecord._meta.db_table}"'
+_COLUMNS = '"identity", "key", "fingerprint", "status_code", "response_body", "created_at"'
+_CONFLICT = '"identity", "key"'
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name=HEADER,
@@ -187,31 +194,45 @@ def _claim(identity: str, key: str, digest: str) -> IdempotencyRecord | None:
     transactions; ON CONFLICT waits too), at most WAIT_FOR_FIRST. On SQLite,
     transactions run one at a time, so the first one has always ended.
     """
-    postgres = connection.vendor == "postgresql"
-    quote = connection.ops.quote_name
-    table = quote(IdempotencyRecord._meta.db_table)
+    insert = (
+        f"INSERT INTO {_TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, 0, '', %s) "
+        f"ON CONFLICT ({_CONFLICT}) DO NOTHING RETURNING 1"
+    )
+    params = [identity, key, digest, connection.ops.adapt_datetimefield_value(timezone.now())]
     with connection.cursor() as cursor:
-        if postgres:
-            cursor.execute(f"SET LOCAL lock_timeout = '{WAIT_FOR_FIRST}'")
         try:
-            cursor.execute(
-                f"INSERT INTO {table} ({quote('identity')}, {quote('key')}, "
-                f"{quote('fingerprint')}, {quote('status_code')}, {quote('response_body')}, "
-                f"{quote('created_at')}) VALUES (%s, %s, %s, 0, '', %s) "
-                f"ON CONFLICT ({quote('identity')}, {quote('key')}) DO NOTHING RETURNING 1",
-                [identity, key, digest, connection.ops.adapt_datetimefield_value(timezone.now())],
-            )
+            if connection.vendor != "postgresql":
+                cursor.execute(insert, params)
+            elif _one_round_trip():
+                # The wait bound is set for this INSERT only, and the three statements go
+                # to the server in one message: one round trip instead of three on every
+                # POST with a key. An error in the INSERT skips the reset, but then the
+                # transaction rolls back, and SET LOCAL with it.
+                cursor.execute(f"{_SET_WAIT}; {insert}; {_RESET_WAIT}", params)
+                cursor.nextset()  # from the SET's result to the INSERT's
+            else:
+                cursor.execute(_SET_WAIT)
+                cursor.execute(insert, params)
         except OperationalError as error:
             if getattr(error.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise IdempotencyKeyInFlight() from None
             raise
         inserted = cursor.fetchone() is not None
-        if postgres:
-            cursor.execute("SET LOCAL lock_timeout TO DEFAULT")
+        if connection.vendor == "postgresql" and not _one_round_trip():
+            cursor.execute(_RESET_WAIT)
     if inserted:
         return None
     # The first request with this key has committed (or we would still be waiting).
     return IdempotencyRecord.objects.filter(identity=identity, key=key).first() or _gone()
+
+
+def _one_round_trip() -> bool:
+    """Whether several statements may go in one execute on PostgreSQL: with psycopg 3's
+    client-side binding (Django's default) they do; with `server_side_binding` each is
+    prepared alone."""
+    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get(
+        "server_side_binding"
+    )
 
 
 def _gone() -> IdempotencyRecord:

@@ -68,6 +68,15 @@ def role_for(request: Any, location: Location | int) -> str | None:
     return roles.get(location_id)
 
 
+def remember_role(request: Any, user: Any, location_id: int, membership_role: str | None) -> None:
+    """Fill role_for's cache with a role already read: the token lookup reads the role
+    of a device token's (active) user at its register's location in the same query, so
+    a terminal's sale asks no second time. `user` is the request's user, passed in because
+    the authentication that calls this is what sets it."""
+    role = Role.MANAGER if user.is_superuser else membership_role
+    request.__dict__.setdefault("_cashdrawer_roles", {})[location_id] = role
+
+
 def check_register(request: Any, register_id: int) -> None:
     """A device token acting on another register than its own: 403."""
     if is_device(request) and request.auth.register_id != register_id:

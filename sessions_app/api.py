@@ -850,6 +850,8 @@ class TransactionListView(generics.ListAPIView):
             occurred_at=body.get("occurred_at"),
             external_id=body.get("external_id"),
             by=actor_of_request(request),
+            # Inside @idempotent's transaction, which rolls back whole on any error.
+            savepoint=False,
         )
         data = TransactionSerializer(recorded.transaction, context={"request": request}).data
         return Response(data, status=status.HTTP_201_CREATED if recorded.created else 200)

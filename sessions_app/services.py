@@ -20,7 +20,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -217,16 +217,23 @@ def _store_count(session: TrackingSession, stage: str, count: ParsedCount) -> No
 # --- reads under lock ------------------------------------------------------------------
 
 
-def _lock_register(register: Register | int) -> Register:
+def _lock_register(register: Register | int, *, payment_method: str | None = None) -> Register:
+    """The register, locked, with its location. Given a payment method (canonical form),
+    it also says whether the location takes it (`method_known`), in the same query."""
     register_id = register.pk if isinstance(register, Register) else register
     # of=("self",): lock the register row only. A plain select_for_update() also locks every
     # row joined by select_related, here the location, so every sale of a store waited for
     # every other register of that store, and the lock order above was not the real one.
-    return (
-        Register.objects.select_for_update(of=("self",))
-        .select_related("location")
-        .get(pk=register_id)
-    )
+    registers = Register.objects.select_for_update(of=("self",)).select_related("location")
+    if payment_method is not None:
+        registers = registers.annotate(
+            method_known=Exists(
+                PaymentMethod.objects.filter(
+                    location_id=OuterRef("location_id"), name=payment_method
+                )
+            )
+        )
+    return registers.get(pk=register_id)
 
 
 def _lock_open_session(register_id: int) -> TrackingSession | None:
@@ -385,6 +392,7 @@ def record_transaction(
     external_id: str | None = None,
     by: Any = None,
     received_at: dt.datetime | None = None,
+    savepoint: bool = True,
 ) -> RecordedTransaction:
     """Record a sale or refund; open a session automatically when none is open.
 
@@ -395,7 +403,10 @@ def record_transaction(
     location = register.location
     if kind not in Transaction.Kind.values:
         raise InvalidInput("kind", _("Kind is sale or refund."))
-    method = _payment_method(payment_method, location=location)
+    method_text = _text(
+        payment_method, field="payment_method", max_length=PAYMENT_METHOD_MAX, required=True
+    )
+    method = canonical_method(method_text)
     value = _amount(amount, field="amount", location=location)
     external_id = _text(
         external_id, field="external_id", max_length=EXTERNAL_ID_MAX, required=False
@@ -403,10 +414,18 @@ def record_transaction(
     given_received_at = _aware(received_at, field="received_at")
     given_occurred_at = _aware(occurred_at, field="occurred_at")
 
-    with transaction.atomic():
+    # savepoint=False (the API's sale, inside the transaction that also holds the
+    # Idempotency-Key's record and rolls back whole on any error): a SAVEPOINT and its
+    # RELEASE are two round trips on every sale. A caller that catches an error and goes
+    # on in its own transaction keeps the default.
+    with transaction.atomic(savepoint=savepoint):
         # The register lock serialises everything posted to this register: two repeats of
-        # one external_id, and two first sales that would each open a session.
-        register = _lock_register(register)
+        # one external_id, and two first sales that would each open a session. The same
+        # query says whether the location takes the payment method.
+        register = _lock_register(register, payment_method=method)
+        if not register.method_known:
+            # Refused, naming the methods the location takes (unless one was added just now).
+            method = _payment_method(method_text, location=location)
         received_at = given_received_at or timezone.now()
         occurred_at = given_occurred_at or received_at
         if external_id:
