@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -381,14 +382,22 @@ class _JournalLookups:
     6,000 rows/s). Rows are read as tuples and these are shared between them.
     """
 
+    # Sessions kept at once. Rows come in time order, so a session's rows are together
+    # but for late sales; an evicted session is rebuilt without a query (its register is
+    # kept). Keeping every session made a year of 50 stores (146,000 sessions) grow the
+    # serving process by 376 MB.
+    MAX_SESSIONS = 4096
+
     def __init__(self) -> None:
         self.registers: dict[int, Register] = {}
         self.staff: dict[tuple[str, int], Actor | None] = {}
-        self.sessions: dict[int, TrackingSession] = {}
+        self.sessions: OrderedDict[int, TrackingSession] = OrderedDict()
 
     def session(self, session_id: int, register_id: int) -> TrackingSession:
         session = self.sessions.get(session_id)
-        if session is None:
+        if session is not None:
+            self.sessions.move_to_end(session_id)
+        else:
             register = self.registers.get(register_id)
             if register is None:
                 register = Register.objects.select_related("location").get(pk=register_id)
@@ -397,6 +406,8 @@ class _JournalLookups:
             # the session's.
             session = TrackingSession(id=session_id, register=register, location=register.location)
             self.sessions[session_id] = session
+            if len(self.sessions) > self.MAX_SESSIONS:
+                self.sessions.popitem(last=False)
         return session
 
     def person(self, user_id: int | None, device_id: int | None = None) -> Actor | None:
