@@ -101,10 +101,23 @@ def _catch_up(standby: Path) -> None:
                 "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
             ).fetchone()
             if row[0]:
-                return
+                break
             if time.monotonic() > deadline:
                 pytest.fail("The standby did not catch up with the primary.")
             time.sleep(0.05)
+    # A connection to the replica that is still open may hold a snapshot from before.
+    if db_router.REPLICA in connections.settings:
+        connections[db_router.REPLICA].close()
+
+
+def _until_the_replica_has(queryset) -> None:
+    """Wait until rows the test made are visible on the replica (new snapshots each time)."""
+    deadline = time.monotonic() + CATCH_UP_SECONDS
+    while not queryset.using(db_router.REPLICA).exists():
+        connections[db_router.REPLICA].close()
+        if time.monotonic() > deadline:
+            pytest.fail("The replica does not show what the primary committed.")
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -246,6 +259,7 @@ def test_reports_read_the_replica_and_the_session_page_the_primary(
     replica, store, register, location, manager, client
 ):
     _catch_up(replica)  # the store was made after the fixture caught up
+    _until_the_replica_has(Transaction.objects.filter(external_id="first-sale"))
     client.force_login(manager)
     assert _cash_gross(client, location) == "12.50"
 
