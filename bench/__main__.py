@@ -43,7 +43,7 @@ def main() -> int:
     repeats = int(number("BENCH_RUNS", 1 if quick else 3))
     curve = [1, 4, 16, 32] if quick else [1, 2, 4, 8, 16, 32]
     curve_seconds = 2 if quick else 5
-    runs = 20 if quick else 30
+    runs = 10 if quick else 30
     closes = 3 if quick else 8
     database_url = os.environ["DATABASE_URL"]
     measured: dict = {"quick": quick, "load_at_start": os.getloadavg()[0]}
