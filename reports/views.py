@@ -15,7 +15,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,7 +43,6 @@ from sessions_app.models import (
     CountLine,
     DiscrepancyNote,
     TrackingSession,
-    Transaction,
 )
 from sessions_app.selectors import (
     audit_trail,
@@ -117,12 +115,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     ordering = request.GET.get("ordering", DEFAULT_ORDERING)
     if ordering not in selectors.SESSION_ORDERINGS:
         ordering = DEFAULT_ORDERING
-    rows = selectors.session_list(sessions, ordering).select_related(
-        "opened_by", "opened_by_device", "closed_by", "closed_by_device", "main_session__register"
-    )
-    rows = rows.annotate(
-        has_late=Exists(Transaction.objects.filter(session=OuterRef("pk"), late=True))
-    )
     # All locations: a row each, in two queries grouped by location, and the page's
     # totals added up from them (the same figures; two queries fewer).
     if scope.location is None:
@@ -139,11 +131,14 @@ def overview(request: HttpRequest) -> HttpResponse:
         location_rows = []
         discrepancy, payments = selectors.overviews(sessions)
 
-    paginator = Paginator(rows, PAGE_SIZE)
+    paginator = Paginator(selectors.session_list_keys(sessions, ordering), PAGE_SIZE)
     # The overview has counted these very sessions: the paginator need not count them
     # again (a scan of a year of the chain).
     paginator.count = discrepancy.sessions
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = (
+        selectors.session_list_rows(page.object_list, ordering) if paginator.count else []
+    )
     for row in page:
         # A shift that ends on the day it began shows only the closing time.
         tz = row.location.tzinfo
