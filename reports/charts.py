@@ -18,14 +18,13 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Case, Count, DateField, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
-from django.utils import formats
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from cashdrawer.models import Location
 from cashdrawer.money import ZERO, minor_units, quantize
 from cashdrawer.scope import Period
-from cashdrawer.templatetags.cashdrawer import format_money
+from cashdrawer.templatetags.cashdrawer import date_text, format_money
 from sessions_app.models import TrackingSession
 
 # A bar per day while the bars stay wider than a hairline on a laptop's third of a page;
@@ -260,14 +259,14 @@ def discrepancy_by_day(
 def _bucket_label(bucket: Bucket, unit: str) -> str:
     day_format = pgettext("chart day, e.g. Mon 3 Nov", "D j M")
     if unit == "day":
-        return formats.date_format(bucket.first, day_format)
+        return date_text(bucket.first, day_format)
     if unit == "week":
         short_format = pgettext("chart date, e.g. 3 Nov", "j M")
         return _("%(first)s – %(last)s") % {
-            "first": formats.date_format(bucket.first, short_format),
-            "last": formats.date_format(bucket.last, short_format),
+            "first": date_text(bucket.first, short_format),
+            "last": date_text(bucket.last, short_format),
         }
-    return formats.date_format(bucket.first, "YEAR_MONTH_FORMAT")
+    return date_text(bucket.first, "YEAR_MONTH_FORMAT")
 
 
 def _axis_labels(buckets: list[Bucket], unit: str, slot: float) -> list[XLabel]:
@@ -283,9 +282,9 @@ def _axis_labels(buckets: list[Bucket], unit: str, slot: float) -> list[XLabel]:
     previous_year = None
     for index in range(0, len(buckets), step):
         bucket = buckets[index]
-        text = formats.date_format(bucket.first, label_format)
+        text = date_text(bucket.first, label_format)
         if unit == "month" and bucket.first.year != previous_year:
-            text = formats.date_format(bucket.first, pgettext("chart axis, e.g. Jan 2026", "M Y"))
+            text = date_text(bucket.first, pgettext("chart axis, e.g. Jan 2026", "M Y"))
         previous_year = bucket.first.year
         labels.append(XLabel(x=_r(TIME_LEFT + slot * (index + 0.5)), text=text))
     return labels

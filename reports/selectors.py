@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, OrderBy, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OrderBy, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from cashdrawer.actors import Actor, actor
@@ -257,6 +257,39 @@ def session_list(
     """One row per session, in one of the orderings the overview offers."""
     order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
     return with_corrections(sessions.select_related("register", "location")).order_by(*order)
+
+
+def session_list_keys(
+    sessions: QuerySet[TrackingSession], ordering: str = "-opened_at"
+) -> QuerySet:
+    """The ids of `sessions` in one of the list's orderings: what a page of the overview's
+    list is cut from (one table, read along its order index) before its rows are read."""
+    order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
+    return sessions.order_by(*order).values_list("pk", flat=True)
+
+
+def session_list_rows(keys: QuerySet, ordering: str = "-opened_at") -> list[TrackingSession]:
+    """The sessions of `keys` (a page of session_list_keys) with what a row of the list
+    shows: register, location, who opened and closed, corrections, late sales.
+
+    Two queries. With the device tokens and the main session joined as well, the query
+    joined nine tables and PostgreSQL spent 40 to 75 ms planning it (and 1 ms running
+    it); five tables plan in about 1 ms, and the page's few device tokens are read apart.
+    Only the page's rows are joined and summed, not the rows an OFFSET skips."""
+    order = SESSION_ORDERINGS.get(ordering, SESSION_ORDERINGS["-opened_at"])
+    page = TrackingSession.objects.filter(pk__in=keys)
+    rows = list(
+        with_corrections(page.select_related("register", "location", "opened_by", "closed_by"))
+        .annotate(has_late=Exists(Transaction.objects.filter(session=OuterRef("pk"), late=True)))
+        .order_by(*order)
+    )
+    # A subquery, not a list of ids: one query whether or not a device acted on the page.
+    used = Q(pk__in=page.values("opened_by_device")) | Q(pk__in=page.values("closed_by_device"))
+    devices = {token.pk: token for token in ApiToken.objects.filter(used)}
+    for row in rows:
+        row.opened_by_device = devices.get(row.opened_by_device_id)
+        row.closed_by_device = devices.get(row.closed_by_device_id)
+    return rows
 
 
 def corrections_of(sessions: QuerySet[TrackingSession]) -> QuerySet[Correction]:

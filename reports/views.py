@@ -15,11 +15,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -33,6 +33,7 @@ from cashdrawer.selectors import (
     locations_for,
     role_at,
 )
+from cashdrawer.templatetags.cashdrawer import format_money, tone, when, when_time
 from reports import selectors
 from reports.charts import discrepancy_charts
 from reports.filters import narrow, session_narrowing
@@ -44,7 +45,6 @@ from sessions_app.models import (
     CountLine,
     DiscrepancyNote,
     TrackingSession,
-    Transaction,
 )
 from sessions_app.selectors import (
     audit_trail,
@@ -117,12 +117,6 @@ def overview(request: HttpRequest) -> HttpResponse:
     ordering = request.GET.get("ordering", DEFAULT_ORDERING)
     if ordering not in selectors.SESSION_ORDERINGS:
         ordering = DEFAULT_ORDERING
-    rows = selectors.session_list(sessions, ordering).select_related(
-        "opened_by", "opened_by_device", "closed_by", "closed_by_device", "main_session__register"
-    )
-    rows = rows.annotate(
-        has_late=Exists(Transaction.objects.filter(session=OuterRef("pk"), late=True))
-    )
     # All locations: a row each, in two queries grouped by location, and the page's
     # totals added up from them (the same figures; two queries fewer).
     if scope.location is None:
@@ -139,18 +133,16 @@ def overview(request: HttpRequest) -> HttpResponse:
         location_rows = []
         discrepancy, payments = selectors.overviews(sessions)
 
-    paginator = Paginator(rows, PAGE_SIZE)
+    paginator = Paginator(selectors.session_list_keys(sessions, ordering), PAGE_SIZE)
     # The overview has counted these very sessions: the paginator need not count them
     # again (a scan of a year of the chain).
     paginator.count = discrepancy.sessions
     page = paginator.get_page(request.GET.get("page"))
+    page.object_list = (
+        selectors.session_list_rows(page.object_list, ordering) if paginator.count else []
+    )
     for row in page:
-        # A shift that ends on the day it began shows only the closing time.
-        tz = row.location.tzinfo
-        row.closed_same_day = bool(
-            row.closed_at
-            and row.closed_at.astimezone(tz).date() == row.opened_at.astimezone(tz).date()
-        )
+        _format_list_row(row)
 
     operate_locations = [
         location
@@ -185,11 +177,33 @@ def overview(request: HttpRequest) -> HttpResponse:
         "filter_values": {name: request.GET.get(name, "") for name in NARROWING_PARAMETERS},
         "filter_keep": scope.params(page=None, **dict.fromkeys(NARROWING_PARAMETERS)),
         "filters": filters,
+        "filter_options": _filter_options(filters, request.GET),
         "active_filters": _active_filters(scope, narrowing, filters),
         "clear_filters": scope.query(page=None, **dict.fromkeys(NARROWING_PARAMETERS)),
         "can_open_sessions": bool(operate_locations),
     }
     return render(request, "reports/overview.html", context)
+
+
+def _format_list_row(row: TrackingSession) -> None:
+    """The texts a row of the session list shows, formatted here in one pass: the same
+    filters the template applied cell by cell, at half the cost of the page's rendering."""
+    location = row.location
+    # A shift that ends on the day it began shows only the closing time.
+    tz = location.tzinfo
+    row.closed_same_day = bool(
+        row.closed_at and row.closed_at.astimezone(tz).date() == row.opened_at.astimezone(tz).date()
+    )
+    row.url = reverse("reports:session", args=[row.pk])
+    row.opened_text = when(row.opened_at, location)
+    row.closed_text = when(row.closed_at, location)
+    row.closed_time_text = when_time(row.closed_at, location)
+    row.status_text = capfirst(row.get_status_display())
+    row.discrepancy_text = format_money(row.total_discrepancy, location.currency, sign=True)
+    row.discrepancy_tone = tone(row.total_discrepancy)
+    after = row.total_discrepancy_after_corrections
+    row.after_corrections_text = format_money(after, location.currency, sign=True)
+    row.after_corrections_tone = tone(after)
 
 
 def _other_ranges(scope) -> list[tuple[str, str]]:
@@ -227,6 +241,24 @@ def _filter_choices(scope) -> FilterChoices:
         .order_by("first_name", "last_name", "username")
     )
     return FilterChoices(registers, staff)
+
+
+def _filter_options(choices: FilterChoices, query) -> dict[str, list[tuple[int, str, bool]]]:
+    """(value, label, selected) of each option of the register and staff filters, made in
+    one pass: a chain's hundreds of registers and staff, each looked up and compared in
+    the template, took 40 ms of the all-locations page."""
+    staff = [(user.pk, user.get_full_name() or user.get_username()) for user in choices.staff]
+    registers = [(register.pk, register.name) for register in choices.registers]
+
+    def options(name: str, items: list[tuple[int, str]]) -> list[tuple[int, str, bool]]:
+        chosen = query.get(name, "")
+        return [(pk, label, chosen == str(pk)) for pk, label in items]
+
+    return {
+        "register": options("register", registers),
+        "opened_by": options("opened_by", staff),
+        "closed_by": options("closed_by", staff),
+    }
 
 
 @dataclass(frozen=True)
