@@ -18,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, models
+from django.db import connections, models, router
+from django.db.backends.postgresql.psycopg_any import is_psycopg3
+from django.db.models import signals
 
 
 def table(model: type[models.Model]) -> str:
@@ -75,3 +77,77 @@ def _converters(model: type[models.Model], connection: Any) -> list:
 def cache_related(obj: models.Model, name: str, related: models.Model | None) -> None:
     """Set `obj.<name>` to an instance already read, as select_related does (no query)."""
     obj._meta.get_field(name).set_cached_value(obj, related)
+
+
+_INSERTS: dict[tuple[type[models.Model], str], tuple[str, list, bool]] = {}
+
+
+def insert(obj: models.Model, *, before: tuple[str, list[Any]] | None = None) -> models.Model:
+    """Save a new instance as `obj.save()` would (each field's pre_save, e.g. auto_now_add,
+    and its database value) with an INSERT written once per model; its primary key is set.
+
+    `before`: a statement (sql, params) to run first, in the same message where the
+    database takes two (one_round_trip), else on its own.
+    A model with save signals connected is saved by save(), which sends them.
+    """
+    model = type(obj)
+    using = router.db_for_write(model, instance=obj)
+    connection = connections[using]
+    if before is not None and not one_round_trip(connection):
+        with connection.cursor() as cursor:
+            cursor.execute(*before)
+        before = None
+    if signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model):
+        if before is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(*before)
+        obj.save(force_insert=True, using=using)
+        return obj
+    sql, fields, returning = _insert_statement(model, connection)
+    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        if before is not None:
+            cursor.execute(f"{before[0]}; {sql}", [*before[1], *params])
+            cursor.nextset()
+        else:
+            cursor.execute(sql, params)
+        if returning:
+            value = cursor.fetchone()[0]
+        else:
+            value = connection.ops.last_insert_id(cursor, model._meta.db_table, pk.column)
+    setattr(obj, pk.attname, value)
+    obj._state.adding = False
+    obj._state.db = using
+    return obj
+
+
+def _insert_statement(model: type[models.Model], connection: Any) -> tuple[str, list, bool]:
+    key = (model, connection.alias)
+    found = _INSERTS.get(key)
+    if found is None:
+        meta = model._meta
+        # The columns Django's own INSERT lists: all but a generated primary key. A field
+        # with a database default or a generated value is not written here.
+        fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+        if any(field.generated or field.has_db_default() for field in fields):
+            raise ValueError(f"rows.insert() does not write {meta.label}'s database defaults")
+        returning = connection.features.can_return_columns_from_insert
+        sql = (
+            f"INSERT INTO {table(model)} ({', '.join(f'"{field.column}"' for field in fields)})"
+            f" VALUES ({', '.join(['%s'] * len(fields))})"
+            + (f' RETURNING "{meta.pk.column}"' if returning else "")
+        )
+        found = _INSERTS[key] = (sql, fields, returning)
+    return found
+
+
+def one_round_trip(connection: Any) -> bool:
+    """Whether several statements may go in one execute: on PostgreSQL with psycopg 3's
+    client-side binding (Django's default) they do; with `server_side_binding` each is
+    prepared alone; SQLite takes one statement at a time."""
+    return (
+        connection.vendor == "postgresql"
+        and is_psycopg3
+        and not connection.settings_dict.get("OPTIONS", {}).get("server_side_binding")
+    )
