@@ -35,7 +35,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.backends.postgresql.psycopg_any import is_psycopg3
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
@@ -44,6 +43,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from cashdrawer import rows
 from cashdrawer.authentication import credential_identity
 from cashdrawer.models import IdempotencyRecord
 
@@ -227,12 +227,7 @@ def _claim(identity: str, key: str, digest: str) -> IdempotencyRecord | None:
 
 
 def _one_round_trip() -> bool:
-    """Whether several statements may go in one execute on PostgreSQL: with psycopg 3's
-    client-side binding (Django's default) they do; with `server_side_binding` each is
-    prepared alone."""
-    return is_psycopg3 and not connection.settings_dict.get("OPTIONS", {}).get(
-        "server_side_binding"
-    )
+    return rows.one_round_trip(connection)
 
 
 def _gone() -> IdempotencyRecord:
@@ -242,9 +237,13 @@ def _gone() -> IdempotencyRecord:
 
 def _store(identity: str, key: str, response: Response, data: Any = None) -> None:
     body = JSONRenderer().render(response.data if data is None else data).decode()
-    IdempotencyRecord.objects.filter(identity=identity, key=key).update(
-        status_code=response.status_code, response_body=body or "null"
-    )
+    # Written by hand like _claim's INSERT: it runs on every POST with a key.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'UPDATE {_TABLE} SET "status_code" = %s, "response_body" = %s'
+            ' WHERE "identity" = %s AND "key" = %s',
+            [response.status_code, body or "null", identity, key],
+        )
 
 
 def prune(*, days: int = KEEP_DAYS) -> int:

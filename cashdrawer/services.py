@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import models
 
+from cashdrawer import rows
 from cashdrawer.models import AuditEntry, Location
 
 # write_audit's default: the location the object itself belongs to.
@@ -32,14 +33,17 @@ def write_audit(
         location_id = location_id_of(obj)
     else:
         location_id = location.pk if isinstance(location, Location) else None
-    return AuditEntry.objects.create(
-        user=user if getattr(user, "pk", None) else None,
-        action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        location_id=location_id,
-        address=address,
-        data=data or {},
+    # rows.insert: the INSERT that create() sends, written once (an entry for every sale).
+    return rows.insert(
+        AuditEntry(
+            user=user if getattr(user, "pk", None) else None,
+            action=action,
+            object_type=obj._meta.label_lower,
+            object_id=str(obj.pk),
+            location_id=location_id,
+            address=address,
+            data=data or {},
+        )
     )
 
 

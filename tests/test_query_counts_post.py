@@ -24,10 +24,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # A sale on an open session: the token (with its user and the user's role at the
 # register's location), BEGIN, the Idempotency-Key's record (with its wait bound, in one
-# message), the register locked (with "does the location take this method?"), the open
-# session locked, the transaction, the running totals, the audit entry, the answer stored
-# on the key's record, COMMIT.
-SALE = 10
+# message), the register locked (with "does the location take this method?") and then the
+# open session locked (in one message), the running totals and the transaction (in one
+# message), the audit entry, the answer stored on the key's record, COMMIT.
+SALE = 8
 # The first sale of the day opens the session: the last close read, the session and its
 # audit entry; and the token's first use of the minute writes last_used_at.
 FIRST_SALE_OPENING = SALE + 4
