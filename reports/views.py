@@ -18,14 +18,17 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.formats import number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from cashdrawer.actors import actor
 from cashdrawer.bounds import method_label
 from cashdrawer.db_router import reads_from_replica
-from cashdrawer.models import Location, Membership, Register
+from cashdrawer.models import ApiToken, Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
     OPERATOR_ROLES,
@@ -33,6 +36,7 @@ from cashdrawer.selectors import (
     locations_for,
     role_at,
 )
+from cashdrawer.templatetags.cashdrawer import money, payment_method, when
 from reports import selectors
 from reports.charts import discrepancy_charts
 from reports.filters import narrow, session_narrowing
@@ -50,9 +54,8 @@ from sessions_app.selectors import (
     audit_trail,
     counted_blind,
     is_blind,
+    method_totals,
     passes_threshold,
-    refunds_by_method,
-    sales_by_method,
     sessions_with_details,
     with_corrections,
 )
@@ -340,33 +343,48 @@ def _render_session(
     request: HttpRequest, session: TrackingSession, *, form, status: int = 200
 ) -> HttpResponse:
     location = session.location
+    register = session.register
     role = role_at(request.user, location)
     operate = session.is_open and role in OPERATOR_ROLES
     # Blind close: whoever counts must not see the target before submitting the count,
     # nor any figure of the session's cash it is summed from (rule 7).
     hide_expected = role == Membership.Role.CASHIER and is_blind(session)
     counts = list(session.counts.all())
-    sales = sales_by_method(session)
-    refunds = refunds_by_method(session)
+    totals = method_totals(session)
+    sales, refunds = totals.sales, totals.refunds
     methods = sorted(set(sales) | set(refunds), key=lambda name: (name != "cash", name))
+    # What the page shows of a sub or a main register, and of a closed session (corrections
+    # and notes are added only after the close), is not looked for where it cannot be.
     transfer_out = (
         ClosingTransfer.objects.select_related("main_session__register")
         .filter(sub_session=session)
         .first()
+        if register.is_sub or session.main_session_id is not None
+        else None
     )
-    sub_sessions = list(
-        session.sub_sessions.select_related(
-            "register", "opened_by", "closed_by", "closing_transfer"
-        ).order_by("register__name", "opened_at")
+    sub_sessions = (
+        list(
+            session.sub_sessions.select_related(
+                "register", "opened_by", "closed_by", "closing_transfer"
+            ).order_by("register__name", "opened_at")
+        )
+        if register.is_main
+        else []
     )
-    transfers_in = list(
-        session.transfers_in.select_related(
-            "sub_session__register", "created_by", "created_by_device"
-        ).order_by("created_at", "id")
+    transfers_in = (
+        list(
+            session.transfers_in.select_related(
+                "sub_session__register", "created_by", "created_by_device"
+            ).order_by("created_at", "id")
+        )
+        if register.is_main
+        else []
     )
-    corrections = list(session.corrections.select_related("created_by"))
+    corrections = [] if session.is_open else list(session.corrections.select_related("created_by"))
     discrepancy_note = (
-        DiscrepancyNote.objects.select_related("created_by", "created_by_device")
+        None
+        if session.is_open
+        else DiscrepancyNote.objects.select_related("created_by", "created_by_device")
         .filter(session=session)
         .first()
     )
@@ -382,7 +400,7 @@ def _render_session(
             or (role in OPERATOR_ROLES and session.closed_by_id == request.user.pk)
         )
     )
-    transactions = _transaction_page(request, session)
+    transactions = _transaction_page(request, session, count=totals.count)
     context = {
         "section": "reports" if role in REPORT_ROLES else "operations",
         "session": session,
@@ -422,15 +440,104 @@ def _render_session(
     return render(request, "reports/session.html", context, status=status)
 
 
-def _transaction_page(request: HttpRequest, session: TrackingSession) -> Page:
+@dataclass(frozen=True)
+class TransactionRow:
+    """A row of the session page's transactions with its cells already in text: through
+    the template's filters and an include of the actor per row, these 100 rows were most
+    of the page's time. The text is what those filters make."""
+
+    pk: int
+    late: bool
+    refund: bool
+    is_cash: bool
+    occurred: str
+    received: str
+    kind: str
+    method: str
+    amount: str
+    receipt: str
+    actor: str  # _actor.html, rendered once per person or device on the page
+
+
+def _transaction_page(request: HttpRequest, session: TrackingSession, *, count: int) -> Page:
     """A page of the session's transactions (`?tx_page=`): a busy day has thousands, and
     the page showed them all. An open session shows the newest first, what whoever
-    watches it wants; a closed one reads in order, as it happened."""
+    watches it wants; a closed one reads in order, as it happened. `count` is the number
+    of the session's transactions (method_totals counts them), so no COUNT(*) again."""
     order = ("-occurred_at", "-id") if session.is_open else ("occurred_at", "id")
-    transactions = session.transactions.select_related(
-        "recorded_by", "recorded_by_device"
-    ).order_by(*order)
-    return Paginator(transactions, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("tx_page"))
+    rows = (
+        Transaction.objects.filter(session=session)
+        .order_by(*order)
+        .values(
+            "id",
+            "kind",
+            "payment_method",
+            "amount",
+            "occurred_at",
+            "received_at",
+            "external_id",
+            "late",
+            "recorded_by_id",
+            "recorded_by__first_name",
+            "recorded_by__last_name",
+            "recorded_by__username",
+            "recorded_by_device_id",
+            "recorded_by_device__name",
+            "recorded_by_device__prefix",
+        )
+    )
+    paginator = Paginator(rows, TRANSACTIONS_PAGE_SIZE)
+    paginator.count = count  # a cached property: set, it is not queried
+    page = paginator.get_page(request.GET.get("tx_page"))
+    location = session.location
+    currency = location.currency
+    kinds = {kind: capfirst(str(label)) for kind, label in Transaction.Kind.choices}
+    methods: dict[str, str] = {}
+    actors: dict[tuple[int | None, int | None], str] = {}
+    formatted = []
+    for row in page.object_list:
+        method = row["payment_method"]
+        if method not in methods:
+            methods[method] = payment_method(method)
+        who = (row["recorded_by_id"], row["recorded_by_device_id"])
+        if who not in actors:
+            actors[who] = _actor_html(row)
+        formatted.append(
+            TransactionRow(
+                pk=row["id"],
+                late=row["late"],
+                refund=row["kind"] == Transaction.Kind.REFUND,
+                is_cash=method == "cash",
+                occurred=when(row["occurred_at"], location),
+                received=when(row["received_at"], location) if row["late"] else "",
+                kind=kinds.get(row["kind"], row["kind"]),
+                method=methods[method],
+                amount=money(row["amount"], currency),
+                receipt=row["external_id"] or "—",
+                actor=actors[who],
+            )
+        )
+    page.object_list = formatted
+    return page
+
+
+def _actor_html(row: dict) -> str:
+    """_actor.html of a transaction row's recorder, from the names read with the row."""
+    user = device = None
+    if row["recorded_by_id"] is not None:
+        user = get_user_model()(
+            pk=row["recorded_by_id"],
+            first_name=row["recorded_by__first_name"],
+            last_name=row["recorded_by__last_name"],
+            username=row["recorded_by__username"],
+        )
+    if row["recorded_by_device_id"] is not None:
+        device = ApiToken(
+            pk=row["recorded_by_device_id"],
+            name=row["recorded_by_device__name"],
+            prefix=row["recorded_by_device__prefix"],
+        )
+    return render_to_string("_actor.html", {"actor": actor(user, device)})
 
 
 def _audit_page(request: HttpRequest, session: TrackingSession) -> Page:
