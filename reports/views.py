@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -303,19 +303,37 @@ def _session_for(request: HttpRequest, pk: int) -> TrackingSession:
     return get_object_or_404(sessions, pk=pk)
 
 
+def _session_and_role(request: HttpRequest, pk: int) -> tuple[TrackingSession, str]:
+    """For the session page: the session if it is at one of the user's locations,
+    whatever their role there, and that role (404 when they have none).
+
+    Only the register, the location and the people of the page are joined: PostgreSQL
+    took 8 ms to plan the join of every related row of sessions_with_details (devices,
+    the main session and its register), longer than the rest of the page's queries; those
+    are read when the session has them."""
+    sessions = with_corrections(
+        TrackingSession.objects.select_related("register", "location", "opened_by", "closed_by")
+    )
+    session = get_object_or_404(sessions, pk=pk)
+    role = role_at(request.user, session.location)
+    if role is None:
+        raise Http404
+    return session, role
+
+
 @login_required
 @require_GET
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    session = _session_for(request, pk)
-    return _render_session(request, session, form=CorrectionForm())
+    session, role = _session_and_role(request, pk)
+    return _render_session(request, session, role=role, form=CorrectionForm())
 
 
 @login_required
 @require_POST
 def add_correction_view(request: HttpRequest, pk: int) -> HttpResponse:
     """A correction of a closed session: a new record, never an edit. Managers only."""
-    session = _session_for(request, pk)
-    if role_at(request.user, session.location) != Membership.Role.MANAGER:
+    session, role = _session_and_role(request, pk)
+    if role != Membership.Role.MANAGER:
         raise PermissionDenied(_("Only a manager of this location can correct a session."))
     form = CorrectionForm(request.POST)
     if form.is_valid():
@@ -336,15 +354,14 @@ def add_correction_view(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("The correction was added."))
             return redirect(reverse("reports:session", args=[session.pk]) + "#corrections")
     # Refused input answers 400, like the register pages' forms: the page shows why.
-    return _render_session(request, session, form=form, status=400)
+    return _render_session(request, session, role=role, form=form, status=400)
 
 
 def _render_session(
-    request: HttpRequest, session: TrackingSession, *, form, status: int = 200
+    request: HttpRequest, session: TrackingSession, *, role: str, form, status: int = 200
 ) -> HttpResponse:
     location = session.location
     register = session.register
-    role = role_at(request.user, location)
     operate = session.is_open and role in OPERATOR_ROLES
     # Blind close: whoever counts must not see the target before submitting the count,
     # nor any figure of the session's cash it is summed from (rule 7).
