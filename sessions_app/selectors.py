@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.db.models import (
     CharField,
+    Count,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -60,6 +61,38 @@ def sales_by_method(session: TrackingSession) -> dict[str, Decimal]:
 
 def refunds_by_method(session: TrackingSession) -> dict[str, Decimal]:
     return totals_by_method([session], Transaction.Kind.REFUND).get(session.pk, {})
+
+
+@dataclass(frozen=True)
+class MethodTotals:
+    """A session's sales and refunds per payment method, and how many transactions it has."""
+
+    sales: dict[str, Decimal]
+    refunds: dict[str, Decimal]
+    count: int  # every transaction, of either kind and any method
+
+
+def method_totals(session: TrackingSession) -> MethodTotals:
+    """The same totals as sales_by_method and refunds_by_method, and the number of
+    transactions, in one query over the session's rows (the session page read them three
+    times: sales, refunds, and a count for its pages)."""
+    rows = (
+        Transaction.objects.filter(session=session)
+        .order_by()
+        .values("kind", "payment_method")
+        .annotate(total=Sum("amount"), transactions=Count("id"))
+        .order_by("payment_method")
+    )
+    totals: dict[str, dict[str, Decimal]] = {kind: {} for kind in Transaction.Kind.values}
+    count = 0
+    for row in rows:
+        totals[row["kind"]][row["payment_method"]] = quantize(row["total"])
+        count += row["transactions"]
+    return MethodTotals(
+        sales=totals[Transaction.Kind.SALE],
+        refunds=totals[Transaction.Kind.REFUND],
+        count=count,
+    )
 
 
 def open_session_of(register_id: int) -> TrackingSession | None:

@@ -779,10 +779,15 @@ def close_session(
     )
 
     with transaction.atomic():
-        _lock_register(register.pk)
+        locked_register = _lock_register(register.pk)
         locked = TrackingSession.objects.select_for_update().get(pk=session.pk)
         if not locked.is_open:
             raise SessionClosed()
+        # The register and its location just read under the lock: the alerts and the
+        # caller's message read them from the closed session without a query each.
+        locked.register = locked_register
+        if locked.location_id == locked_register.location_id:
+            locked.location = locked_register.location
         closed_at = closed_at or timezone.now()
         if closed_at < locked.opened_at:
             raise InvalidInput("closed_at", _("A session cannot close before it opened."))

@@ -129,6 +129,48 @@ def test_sub_sessions_are_numbered_on_their_own_registers(
 # --- the chain --------------------------------------------------------------------------------
 
 
+def test_a_close_hashes_its_receipts_as_verify_journal_does_whatever_characters_they_hold(
+    register, manager
+):
+    # The close has PostgreSQL write its transactions' JSON records; verify_journal
+    # writes them with Python's json module. Every character a terminal may send must come
+    # out the same: quotes, backslashes, control characters, non-ASCII, a key's text.
+    session = services.open_session(register=register, opening_float="100.00", by=manager)
+    receipts = [
+        'a "quoted" one',
+        "back\\slash",
+        "tab\tnewline\nreturn\rfeed\fback\b",
+        "control \x01\x1f and \x7f",
+        "üñî € 😀 \u2028 and \u2029 inside",
+        '"transactions":[]',
+        "%s %(name)s",
+    ]
+    for number, receipt in enumerate(receipts):
+        services.record_transaction(
+            register=register,
+            kind="refund" if number == 2 else "sale",
+            payment_method="card" if number % 2 else "cash",
+            amount=f"{number + 1}.05",
+            external_id=receipt,
+            by=manager,
+        )
+    closed = services.close_session(
+        session=session,
+        counted="0.00",
+        by=manager,
+        confirm_discrepancy=True,
+        note='short "by" all\t',
+    )
+
+    children = journal._children([closed.pk], Transaction, Adjustment, CountLine, ClosingTransfer)[
+        closed.pk
+    ]
+    row = TrackingSession.objects.filter(pk=closed.pk).values_list(*journal.SESSION_FIELDS).get()
+    assert [record[6] for record in children["transactions"]] == receipts
+    assert journal.close_hash(session=row, previous_hash="", **children) == closed.closing_hash
+    assert _verify()[0] == 0
+
+
 def test_the_closing_hash_chains_to_the_previous_close(register, manager):
     first = _shift(register, manager, counted="110.00")
     second = _shift(register, manager, counted="110.00")
