@@ -71,6 +71,13 @@ ALL_OF_UNICODE = sys.maxunicode
 # PostgreSQL's btrim() strips what it is given.
 _PYTHON_WHITESPACE = "".join(chr(code) for code in range(1, 0x3001) if chr(code).isspace())
 
+# The journal's order on a tie in time is transactions, adjustments, closing transfers,
+# then id (reports.selectors.cash_journal). One key does it: the id, plus 2**60 for an
+# adjustment and 2**61 for a transfer (ids stay far below 2**60). The (created_at, id +
+# offset) indexes of sessions_app migration 0009 hold the same expressions, so the
+# ORDER BY can be a Merge Append of three index scans.
+ORDER_KEY_OFFSETS = {"adjustment": 2**60, "closing_transfer": 2**61}
+
 # Above this many sessions, read in time order from the indexes instead of sorting: a
 # sort must finish before the first row leaves (a year of a big chain: seconds).
 SORT_AT_MOST_SESSIONS = 3000
@@ -92,12 +99,12 @@ def journal_sql(
     dialect: exports.Dialect,
     *,
     connection,
-    bounded: bool = False,
+    in_time_order: bool = False,
 ) -> tuple[str, list[object]]:
     """The journal's rows as one SELECT, each cell already the text its file holds.
 
-    With `bounded`, each of the three scans reads only between the `low` and `high`
-    parameters (the last two), the times the selected sessions' rows lie between."""
+    `in_time_order`: read in time order from the indexes (for big selections, with the
+    settings of `stream_journal`), instead of reading each session's rows and sorting."""
     selected_sql, selected_params = sessions.order_by().values("pk").query.sql_with_params()
     starts = _literal(list(FORMULA_FIRST_CHARACTERS), connection)
 
@@ -164,46 +171,67 @@ def journal_sql(
             "e.to_session_id",
         ]
     )
-    in_bounds = " AND {column} BETWEEN %s AND %s" if bounded else ""
+
+    def selected(column: str) -> str:
+        # A join: the rows of each selected session, sorted afterwards.
+        return "" if in_time_order else f"WHERE {column} IN (SELECT pk FROM selected)"
+
     sessions_table = TrackingSession._meta.db_table
     users_table = TrackingSession._meta.get_field("opened_by").related_model._meta.db_table
     registers_table = Register._meta.db_table
+    # The three kinds of rows; `key` orders them on a tie in time (see ORDER_KEY_OFFSETS),
+    # `own_session_id` is the session whose register and location an adjustment or a
+    # transfer is of (a transaction has its own register).
     query = (
         f"WITH selected AS MATERIALIZED ({selected_sql}) "
         f"SELECT {cells} FROM ("
-        "SELECT t.occurred_at AS at, 0 AS rank, t.id, t.kind::text AS type, t.session_id, "
-        "t.register_id, NULL::bigint AS location_id, t.payment_method, t.amount, "
-        "NULL::text AS reason, t.external_id, t.late, t.received_at, "
-        "t.recorded_by_id AS user_id, t.recorded_by_device_id AS device_id, "
-        "NULL::bigint AS to_session_id, NULL::bigint AS to_register_id "
-        f"FROM {Transaction._meta.db_table} t "
-        "WHERE t.session_id IN (SELECT pk FROM selected)"
-        f"{in_bounds.format(column='t.occurred_at')} "
+        # Every column of the same type in the three branches (casts where they differ),
+        # so the planner merges the branches as they are instead of as a subquery.
+        "SELECT t.occurred_at AS at, t.id AS key, t.id, t.kind::text AS type, t.session_id, "
+        "NULL::bigint AS own_session_id, t.register_id, t.payment_method::text, "
+        "t.amount::numeric, NULL::text AS reason, t.external_id::text, t.late, "
+        "t.received_at, t.recorded_by_id::bigint AS user_id, "
+        "t.recorded_by_device_id AS device_id, NULL::bigint AS to_session_id "
+        f"FROM {Transaction._meta.db_table} t {selected('t.session_id')} "
         "UNION ALL "
-        "SELECT a.created_at, 1, a.id, 'adjustment_' || a.direction, a.session_id, "
-        "s.register_id, s.location_id, NULL, a.amount, a.reason, NULL, NULL, NULL, "
-        "a.created_by_id, a.created_by_device_id, NULL, NULL "
-        f"FROM {Adjustment._meta.db_table} a JOIN {sessions_table} s ON s.id = a.session_id "
-        "WHERE a.session_id IN (SELECT pk FROM selected)"
-        f"{in_bounds.format(column='a.created_at')} "
+        f"SELECT a.created_at, a.id + {ORDER_KEY_OFFSETS['adjustment']}, a.id, "
+        "('adjustment_' || a.direction)::text, a.session_id, a.session_id, NULL::bigint, "
+        "NULL::text, a.amount::numeric, a.reason::text, NULL::text, NULL::boolean, "
+        "NULL::timestamptz, a.created_by_id::bigint, a.created_by_device_id, NULL::bigint "
+        f"FROM {Adjustment._meta.db_table} a {selected('a.session_id')} "
         "UNION ALL "
-        "SELECT c.created_at, 2, c.id, 'closing_transfer', c.sub_session_id, "
-        "s.register_id, s.location_id, NULL, c.amount, NULL, NULL, NULL, NULL, "
-        "c.created_by_id, c.created_by_device_id, c.main_session_id, m.register_id "
-        f"FROM {ClosingTransfer._meta.db_table} c "
-        f"JOIN {sessions_table} s ON s.id = c.sub_session_id "
-        f"JOIN {sessions_table} m ON m.id = c.main_session_id "
-        "WHERE c.sub_session_id IN (SELECT pk FROM selected)"
-        f"{in_bounds.format(column='c.created_at')}"
+        f"SELECT c.created_at, c.id + {ORDER_KEY_OFFSETS['closing_transfer']}, c.id, "
+        "'closing_transfer'::text, c.sub_session_id, c.sub_session_id, NULL::bigint, "
+        "NULL::text, c.amount::numeric, NULL::text, NULL::text, NULL::boolean, "
+        "NULL::timestamptz, c.created_by_id::bigint, c.created_by_device_id, "
+        "c.main_session_id "
+        f"FROM {ClosingTransfer._meta.db_table} c {selected('c.sub_session_id')}"
         ") e "
-        f"JOIN {registers_table} r ON r.id = e.register_id "
-        f"JOIN {Location._meta.db_table} l ON l.id = COALESCE(e.location_id, r.location_id) "
+        f"LEFT JOIN {sessions_table} s ON s.id = e.own_session_id "
+        f"JOIN {registers_table} r ON r.id = COALESCE(e.register_id, s.register_id) "
+        f"JOIN {Location._meta.db_table} l ON l.id = COALESCE(s.location_id, r.location_id) "
         f"LEFT JOIN {users_table} u ON u.id = e.user_id "
         f"LEFT JOIN {ApiToken._meta.db_table} d ON d.id = e.device_id "
-        f"LEFT JOIN {registers_table} tr ON tr.id = e.to_register_id "
-        "ORDER BY e.at, e.rank, e.id"
+        f"LEFT JOIN {sessions_table} m ON m.id = e.to_session_id "
+        f"LEFT JOIN {registers_table} tr ON tr.id = m.register_id "
+        # In time order a filter instead, on the merged rows (on each branch it would keep
+        # the planner from merging them): each row is tested against a hash of the
+        # selected sessions as the rows are read in time order from the indexes.
+        + ("WHERE (e.session_id IN (SELECT pk FROM selected)) IS TRUE " if in_time_order else "")
+        + "ORDER BY e.at, e.key"
     )
     return query, list(selected_params)
+
+
+def plan_settings(in_time_order: bool) -> list[str]:
+    """SET LOCAL statements for the journal's query (see stream_journal)."""
+    settings = ["SET LOCAL jit = off"]
+    if in_time_order:
+        settings += [
+            f"SET LOCAL {name} = off"
+            for name in ("enable_sort", "enable_hashjoin", "enable_mergejoin")
+        ]
+    return settings
 
 
 def copy_statement(query: str, dialect: exports.Dialect) -> str:
@@ -223,15 +251,26 @@ def stream_journal(
     connection = connections[using]
     connection.ensure_connection()  # journal_sql quotes its constants for this connection
     try:
-        query, params = journal_sql(sessions, dialect, connection=connection)
+        in_time_order = sessions.order_by().count() > SORT_AT_MOST_SESSIONS
+        query, params = journal_sql(
+            sessions, dialect, connection=connection, in_time_order=in_time_order
+        )
     except EmptyResultSet:  # a selection Django knows is empty, such as .none()
         yield head
         return
-    with (
-        transaction.atomic(using=using),
-        connection.connection.cursor() as cursor,
-        cursor.copy(copy_statement(query, dialect), params) as copy,
-    ):
+    with transaction.atomic(using=using), connection.connection.cursor() as cursor:
+        # Planned for a COPY, the query gets the plan of the least total time: for a big
+        # selection that is reading everything and sorting it, seconds before the first
+        # row. Sorting and the joins that lose the order are ruled out instead, so rows
+        # come from the time-ordered indexes as they are read. JIT compiling would only
+        # add a second or so of start-up.
+        for setting in plan_settings(in_time_order):
+            cursor.execute(setting)
+        yield from _copy_rows(cursor, copy_statement(query, dialect), params, head)
+
+
+def _copy_rows(cursor, statement: str, params: list[object], head: bytes) -> Iterator[bytes]:
+    with cursor.copy(statement, params) as copy:
         # One row per read(), its LF last: the join ends each line with CRLF. The first
         # row goes out at once (the time to the first byte is the query's).
         chunk: list[bytes | memoryview] = [head[:-2]]  # the header, without its CRLF
