@@ -443,6 +443,7 @@ class JournalCSVView(CSVReportView):
         "closing transfer of the sessions opened in the range, one row each, in time order. "
         "A closing transfer belongs to the sub session it closes.",
     )
+    @reads_from_replica  # the COPY too reads where the reports read
     def get(self, request: Request) -> StreamingHttpResponse:
         if not journal_copy.is_available():
             return super().get(request)

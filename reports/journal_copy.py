@@ -25,7 +25,7 @@ message (protocol docs, "COPY Operations"), and psycopg hands back one message p
 read(), so each row's final LF is replaced here, never a line break inside a quoted cell.
 
 Row order without sorting the year first: with the (occurred_at, id) and (created_at, id)
-indexes (sessions_app migration 0009) the ORDER BY is a Merge Append of three index scans
+indexes (sessions_app migrations 0010 and 0011) the ORDER BY is a Merge Append of three index scans
 in time order, and the sessions of the report are a hashed semi-join per row. The planner
 picks that plan for a COPY only when sorting is turned off for the transaction (a COPY is
 planned for its total time, not its first row); the scans are bounded by the first and
@@ -45,6 +45,7 @@ from django.db import connections, transaction
 from django.db.models import QuerySet
 
 from cashdrawer.actors import device_name
+from cashdrawer.db_router import reading_from
 from cashdrawer.models import ApiToken, Location, Register
 from cashdrawer.money import CURRENCY_MINOR_UNITS
 from reports import exports
@@ -74,7 +75,7 @@ _PYTHON_WHITESPACE = "".join(chr(code) for code in range(1, 0x3001) if chr(code)
 # The journal's order on a tie in time is transactions, adjustments, closing transfers,
 # then id (reports.selectors.cash_journal). One key does it: the id, plus 2**60 for an
 # adjustment and 2**61 for a transfer (ids stay far below 2**60). The (created_at, id +
-# offset) indexes of sessions_app migration 0009 hold the same expressions, so the
+# offset) indexes of sessions_app migration 0011 hold the same expressions, so the
 # ORDER BY can be a Merge Append of three index scans.
 ORDER_KEY_OFFSETS = {"adjustment": 2**60, "closing_transfer": 2**61}
 
@@ -83,8 +84,8 @@ ORDER_KEY_OFFSETS = {"adjustment": 2**60, "closing_transfer": 2**61}
 SORT_AT_MOST_SESSIONS = 3000
 
 
-def is_available(using: str = "default") -> bool:
-    return connections[using].vendor == "postgresql"
+def is_available(using: str | None = None) -> bool:
+    return connections[using or reading_from()].vendor == "postgresql"
 
 
 def _literal(value: object, connection) -> str:
@@ -115,20 +116,20 @@ def journal_sql(
             f"THEN '''' || {expression} ELSE NULLIF({expression}, '') END"
         )
 
-    def time(column: str) -> str:
-        # exports.format_cell of exports._local(moment, location): truncated to seconds.
-        local = f"({column} AT TIME ZONE l.timezone)"
+    def time(local: str, offset: str) -> str:
+        # exports.format_cell of exports._local(moment, location), truncated to seconds:
+        # the local time (computed once a row, below) as text in ISO style, its "T" put in.
+        text = f"left({local}::text, 19)"
         if dialect.wall_clock_times:
-            return f"to_char({local}, 'YYYY-MM-DD HH24:MI:SS')"
+            return text
         # The offset as datetime.isoformat writes it: ±HH:MM, and :SS when it has seconds.
-        offset = f"extract(epoch FROM {local} - ({column} AT TIME ZONE 'UTC'))::int"
         return (
-            f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') "
+            f"overlay({text} placing 'T' from 11) "
             f"|| CASE WHEN {offset} < 0 THEN '-' ELSE '+' END "
-            f"|| to_char(abs({offset}) / 3600, 'FM00') || ':' "
-            f"|| to_char(abs({offset}) %% 3600 / 60, 'FM00') "
+            f"|| lpad((abs({offset}) / 3600)::text, 2, '0') || ':' "
+            f"|| lpad((abs({offset}) %% 3600 / 60)::text, 2, '0') "
             f"|| CASE WHEN abs({offset}) %% 60 <> 0 "
-            f"THEN ':' || to_char(abs({offset}) %% 60, 'FM00') ELSE '' END"
+            f"THEN ':' || lpad((abs({offset}) %% 60)::text, 2, '0') ELSE '' END"
         )
 
     # The currency's minor units (cashdrawer.money.minor_units: 2 when not listed). The
@@ -144,31 +145,34 @@ def journal_sql(
 
     # exports.staff_name of cashdrawer.actors.actor(user, device): the device when set.
     before, _, after = device_name(ApiToken(name="", prefix="\x00")).partition("\x00")
-    staff = (
-        "CASE WHEN e.device_id IS NOT NULL THEN COALESCE(NULLIF(d.name, ''), "
-        f"{_literal(before, connection)} || d.prefix || {_literal(after, connection)})"
-        " || ' (device)' WHEN e.user_id IS NOT NULL THEN COALESCE(NULLIF(btrim("
-        f"u.first_name || ' ' || u.last_name, {_literal(_PYTHON_WHITESPACE, connection)}),"
-        " ''), u.username) END"
-    )
+
+    def staff(user_id: str, device_id: str) -> str:
+        return (
+            f"CASE WHEN {device_id} IS NOT NULL THEN COALESCE(NULLIF(d.name, ''), "
+            f"{_literal(before, connection)} || d.prefix || {_literal(after, connection)})"
+            f" || ' (device)' WHEN {user_id} IS NOT NULL THEN COALESCE(NULLIF(btrim("
+            f"u.first_name || ' ' || u.last_name, {_literal(_PYTHON_WHITESPACE, connection)}),"
+            " ''), u.username) END"
+        )
+
     cells = ", ".join(
         [
-            time("e.at"),
-            safe("l.name"),
-            safe("l.currency"),
-            safe("r.name"),
-            "e.session_id",
-            "e.type",
-            "e.id",
-            safe("e.payment_method"),
-            amount,
-            safe(f"({staff})"),
-            safe("e.reason"),
-            safe("e.external_id"),
-            "CASE WHEN e.late THEN 'true' WHEN NOT e.late THEN 'false' END",
-            time("e.received_at"),
-            safe("tr.name"),
-            "e.to_session_id",
+            time("g.local_at", "g.at_offset"),
+            safe("g.location_name"),
+            safe("g.currency"),
+            safe("g.register_name"),
+            "g.session_id",
+            "g.type",
+            "g.id",
+            safe("g.payment_method"),
+            "g.amount_text",
+            safe("g.staff"),
+            safe("g.reason"),
+            safe("g.external_id"),
+            "CASE WHEN g.late THEN 'true' WHEN NOT g.late THEN 'false' END",
+            time("g.local_received", "g.received_offset"),
+            safe("g.to_register_name"),
+            "g.to_session_id",
         ]
     )
 
@@ -179,53 +183,114 @@ def journal_sql(
     sessions_table = TrackingSession._meta.db_table
     users_table = TrackingSession._meta.get_field("opened_by").related_model._meta.db_table
     registers_table = Register._meta.db_table
-    # The three kinds of rows; `key` orders them on a tie in time (see ORDER_KEY_OFFSETS),
-    # `own_session_id` is the session whose register and location an adjustment or a
-    # transfer is of (a transaction has its own register).
+    locations_table = Location._meta.db_table
+    tokens_table = ApiToken._meta.db_table
+
+    def names(register: str, user_id: str, device_id: str) -> str:
+        # The register, its location (a register never changes location once it has
+        # sessions, so it is the session's) and who recorded the row, joined in each
+        # branch: there the keys are columns with statistics, and the planner caches the
+        # few registers and people (Memoize) instead of looking one up for every row.
+        return (
+            f"JOIN {registers_table} r ON r.id = {register} "
+            f"JOIN {locations_table} l ON l.id = r.location_id "
+            f"LEFT JOIN {users_table} u ON u.id = {user_id} "
+            f"LEFT JOIN {tokens_table} d ON d.id = {device_id} "
+        )
+
+    # Every column of the same type in the three branches (casts where they differ), so
+    # the planner merges the branches as they are instead of as a subquery.
+    named = (
+        "l.name::text AS location_name, l.currency::text AS currency, "
+        "l.timezone::text AS timezone, r.name::text AS register_name"
+    )
+
+    def branch(select: str, order: str) -> str:
+        # In time order each branch is read in its own index's order: a branch with joins
+        # is planned as a subquery, and one without an ORDER BY of its own keeps no
+        # ordered plan for the Merge Append to use.
+        return f"({select} ORDER BY {order})" if in_time_order else select
+
+    branches = " UNION ALL ".join(
+        [
+            branch(
+                # `key` orders the rows on a tie in time (see ORDER_KEY_OFFSETS).
+                "SELECT t.occurred_at AS at, t.id AS key, t.id, t.kind::text AS type, "
+                "t.session_id, t.payment_method::text AS payment_method, "
+                "t.amount::numeric AS amount, NULL::text AS reason, "
+                "t.external_id::text AS external_id, t.late, t.received_at, "
+                f"NULL::bigint AS to_session_id, NULL::text AS to_register_name, {named}, "
+                f"({staff('t.recorded_by_id', 't.recorded_by_device_id')})::text AS staff "
+                f"FROM {Transaction._meta.db_table} t "
+                + names("t.register_id", "t.recorded_by_id", "t.recorded_by_device_id")
+                + selected("t.session_id"),
+                "t.occurred_at, t.id",
+            ),
+            branch(
+                f"SELECT a.created_at, a.id + {ORDER_KEY_OFFSETS['adjustment']}, a.id, "
+                "('adjustment_' || a.direction)::text, a.session_id, NULL::text, "
+                "a.amount::numeric, a.reason::text, NULL::text, NULL::boolean, "
+                f"NULL::timestamptz, NULL::bigint, NULL::text, {named}, "
+                f"({staff('a.created_by_id', 'a.created_by_device_id')})::text "
+                f"FROM {Adjustment._meta.db_table} a "
+                f"JOIN {sessions_table} s ON s.id = a.session_id "
+                + names("s.register_id", "a.created_by_id", "a.created_by_device_id")
+                + selected("a.session_id"),
+                f"a.created_at, a.id + {ORDER_KEY_OFFSETS['adjustment']}",
+            ),
+            branch(
+                f"SELECT c.created_at, c.id + {ORDER_KEY_OFFSETS['closing_transfer']}, c.id, "
+                "'closing_transfer'::text, c.sub_session_id, NULL::text, c.amount::numeric, "
+                "NULL::text, NULL::text, NULL::boolean, NULL::timestamptz, "
+                f"c.main_session_id::bigint, tr.name::text, {named}, "
+                f"({staff('c.created_by_id', 'c.created_by_device_id')})::text "
+                f"FROM {ClosingTransfer._meta.db_table} c "
+                f"JOIN {sessions_table} s ON s.id = c.sub_session_id "
+                + names("s.register_id", "c.created_by_id", "c.created_by_device_id")
+                + f"LEFT JOIN {sessions_table} m ON m.id = c.main_session_id "
+                f"LEFT JOIN {registers_table} tr ON tr.id = m.register_id "
+                + selected("c.sub_session_id"),
+                f"c.created_at, c.id + {ORDER_KEY_OFFSETS['closing_transfer']}",
+            ),
+        ]
+    )
+    if in_time_order:
+        # The branches merged in time order, then one filter: each row is tested against
+        # one hash of the selected sessions (OFFSET 0 keeps the planner from pushing the
+        # test into every branch, which built the hash three times).
+        rows = (
+            f"(SELECT * FROM ({branches}) b ORDER BY b.at, b.key OFFSET 0) e "
+            f"WHERE (e.session_id IN ({selected_sql})) IS TRUE "
+        )
+    else:
+        rows = f"({branches}) e "
+    # Then (f) the amount and the local times, and (g) the zones' offsets, each level
+    # fenced by OFFSET 0 so that a value is computed once a row and not once per use;
+    # every level is in the journal's order, so the outer ORDER BY costs nothing.
+    amount = amount.replace("l.currency", "e.currency")
     query = (
-        f"WITH selected AS MATERIALIZED ({selected_sql}) "
-        f"SELECT {cells} FROM ("
-        # Every column of the same type in the three branches (casts where they differ),
-        # so the planner merges the branches as they are instead of as a subquery.
-        "SELECT t.occurred_at AS at, t.id AS key, t.id, t.kind::text AS type, t.session_id, "
-        "NULL::bigint AS own_session_id, t.register_id, t.payment_method::text, "
-        "t.amount::numeric, NULL::text AS reason, t.external_id::text, t.late, "
-        "t.received_at, t.recorded_by_id::bigint AS user_id, "
-        "t.recorded_by_device_id AS device_id, NULL::bigint AS to_session_id "
-        f"FROM {Transaction._meta.db_table} t {selected('t.session_id')} "
-        "UNION ALL "
-        f"SELECT a.created_at, a.id + {ORDER_KEY_OFFSETS['adjustment']}, a.id, "
-        "('adjustment_' || a.direction)::text, a.session_id, a.session_id, NULL::bigint, "
-        "NULL::text, a.amount::numeric, a.reason::text, NULL::text, NULL::boolean, "
-        "NULL::timestamptz, a.created_by_id::bigint, a.created_by_device_id, NULL::bigint "
-        f"FROM {Adjustment._meta.db_table} a {selected('a.session_id')} "
-        "UNION ALL "
-        f"SELECT c.created_at, c.id + {ORDER_KEY_OFFSETS['closing_transfer']}, c.id, "
-        "'closing_transfer'::text, c.sub_session_id, c.sub_session_id, NULL::bigint, "
-        "NULL::text, c.amount::numeric, NULL::text, NULL::text, NULL::boolean, "
-        "NULL::timestamptz, c.created_by_id::bigint, c.created_by_device_id, "
-        "c.main_session_id "
-        f"FROM {ClosingTransfer._meta.db_table} c {selected('c.sub_session_id')}"
-        ") e "
-        f"LEFT JOIN {sessions_table} s ON s.id = e.own_session_id "
-        f"JOIN {registers_table} r ON r.id = COALESCE(e.register_id, s.register_id) "
-        f"JOIN {Location._meta.db_table} l ON l.id = COALESCE(s.location_id, r.location_id) "
-        f"LEFT JOIN {users_table} u ON u.id = e.user_id "
-        f"LEFT JOIN {ApiToken._meta.db_table} d ON d.id = e.device_id "
-        f"LEFT JOIN {sessions_table} m ON m.id = e.to_session_id "
-        f"LEFT JOIN {registers_table} tr ON tr.id = m.register_id "
-        # In time order a filter instead, on the merged rows (on each branch it would keep
-        # the planner from merging them): each row is tested against a hash of the
-        # selected sessions as the rows are read in time order from the indexes.
-        + ("WHERE (e.session_id IN (SELECT pk FROM selected)) IS TRUE " if in_time_order else "")
-        + "ORDER BY e.at, e.key"
+        ("" if in_time_order else f"WITH selected AS MATERIALIZED ({selected_sql}) ")
+        + f"SELECT {cells} FROM ("
+        "SELECT f.*, (date_part('epoch', f.local_at) - date_part('epoch', f.at))::int"
+        " AS at_offset, (date_part('epoch', f.local_received)"
+        " - date_part('epoch', f.received_at))::int AS received_offset FROM ("
+        f"SELECT e.*, {amount} AS amount_text, e.at AT TIME ZONE e.timezone AS local_at, "
+        "e.received_at AT TIME ZONE e.timezone AS local_received "
+        f"FROM {rows}"
+        "ORDER BY e.at, e.key OFFSET 0) f ORDER BY f.at, f.key OFFSET 0) g "
+        "ORDER BY g.at, g.key"
     )
     return query, list(selected_params)
 
 
 def plan_settings(in_time_order: bool) -> list[str]:
     """SET LOCAL statements for the journal's query (see stream_journal)."""
-    settings = ["SET LOCAL jit = off"]
+    # The local times are cut from their text in ISO style (journal_sql's time()).
+    settings = [
+        "SET LOCAL jit = off",
+        "SET LOCAL max_parallel_workers_per_gather = 0",
+        "SET LOCAL DateStyle = 'ISO, YMD'",
+    ]
     if in_time_order:
         settings += [
             f"SET LOCAL {name} = off"
@@ -240,24 +305,28 @@ def copy_statement(query: str, dialect: exports.Dialect) -> str:
 
 
 def stream_journal(
-    sessions: QuerySet[TrackingSession], dialect: exports.Dialect, *, using: str = "default"
+    sessions: QuerySet[TrackingSession], dialect: exports.Dialect, *, using: str | None = None
 ) -> Iterator[bytes]:
     """The journal file as chunks of bytes, equal to exports.stream_csv of journal_rows.
 
-    The COPY runs in a transaction of its own (a savepoint inside one): when the client
-    goes away, the generator is closed, psycopg cancels the COPY and drains it, and the
-    transaction is rolled back, so the connection is ready for the next request."""
+    Read from the database reads go to when the download starts (the replica inside a
+    report view, cashdrawer/db_router.py), in one transaction of its own (a savepoint
+    inside one), as exports.csv_response reads: when the client goes away, the generator
+    is closed, psycopg cancels the COPY and reads what the server had sent already, and
+    the transaction is rolled back, so the connection is ready for the next request."""
     head = "".join(exports.stream_csv(exports.JOURNAL_COLUMNS, (), dialect)).encode()
+    using = using or reading_from()
     connection = connections[using]
     connection.ensure_connection()  # journal_sql quotes its constants for this connection
     try:
-        in_time_order = sessions.order_by().count() > SORT_AT_MOST_SESSIONS
+        in_time_order = sessions.using(using).order_by().count() > SORT_AT_MOST_SESSIONS
         query, params = journal_sql(
-            sessions, dialect, connection=connection, in_time_order=in_time_order
+            sessions.using(using), dialect, connection=connection, in_time_order=in_time_order
         )
     except EmptyResultSet:  # a selection Django knows is empty, such as .none()
         yield head
         return
+    statement = copy_statement(query, dialect)
     with transaction.atomic(using=using), connection.connection.cursor() as cursor:
         # Planned for a COPY, the query gets the plan of the least total time: for a big
         # selection that is reading everything and sorting it, seconds before the first
@@ -266,7 +335,11 @@ def stream_journal(
         # add a second or so of start-up.
         for setting in plan_settings(in_time_order):
             cursor.execute(setting)
-        yield from _copy_rows(cursor, copy_statement(query, dialect), params, head)
+        if connection.queries_logged:
+            # The raw cursor bypasses Django's query log: show the COPY to the debug
+            # tools and the tests that count and place a report's queries.
+            connection.queries_log.append({"sql": statement, "time": "0.000"})
+        yield from _copy_rows(cursor, statement, params, head)
 
 
 def _copy_rows(cursor, statement: str, params: list[object], head: bytes) -> Iterator[bytes]:
