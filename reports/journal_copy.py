@@ -176,9 +176,16 @@ def journal_sql(
         ]
     )
 
-    def selected(column: str) -> str:
-        # A join: the rows of each selected session, sorted afterwards.
-        return "" if in_time_order else f"WHERE {column} IN (SELECT pk FROM selected)"
+    def rows_of(model, alias: str, column: str) -> str:
+        # Sorted afterwards: only the rows of the selected sessions, found first (OFFSET 0
+        # keeps the planner from joining every transfer of the chain to its sessions
+        # before it filters them: 1.5 s for one store's month).
+        table = model._meta.db_table
+        if in_time_order:
+            return f"{table} {alias} "
+        return (
+            f"(SELECT * FROM {table} WHERE {column} IN (SELECT pk FROM selected) OFFSET 0) {alias} "
+        )
 
     sessions_table = TrackingSession._meta.db_table
     users_table = TrackingSession._meta.get_field("opened_by").related_model._meta.db_table
@@ -221,9 +228,9 @@ def journal_sql(
                 "t.external_id::text AS external_id, t.late, t.received_at, "
                 f"NULL::bigint AS to_session_id, NULL::text AS to_register_name, {named}, "
                 f"({staff('t.recorded_by_id', 't.recorded_by_device_id')})::text AS staff "
-                f"FROM {Transaction._meta.db_table} t "
-                + names("t.register_id", "t.recorded_by_id", "t.recorded_by_device_id")
-                + selected("t.session_id"),
+                "FROM "
+                + rows_of(Transaction, "t", "session_id")
+                + names("t.register_id", "t.recorded_by_id", "t.recorded_by_device_id"),
                 "t.occurred_at, t.id",
             ),
             branch(
@@ -232,10 +239,10 @@ def journal_sql(
                 "a.amount::numeric, a.reason::text, NULL::text, NULL::boolean, "
                 f"NULL::timestamptz, NULL::bigint, NULL::text, {named}, "
                 f"({staff('a.created_by_id', 'a.created_by_device_id')})::text "
-                f"FROM {Adjustment._meta.db_table} a "
-                f"JOIN {sessions_table} s ON s.id = a.session_id "
-                + names("s.register_id", "a.created_by_id", "a.created_by_device_id")
-                + selected("a.session_id"),
+                "FROM "
+                + rows_of(Adjustment, "a", "session_id")
+                + f"JOIN {sessions_table} s ON s.id = a.session_id "
+                + names("s.register_id", "a.created_by_id", "a.created_by_device_id"),
                 f"a.created_at, a.id + {ORDER_KEY_OFFSETS['adjustment']}",
             ),
             branch(
@@ -244,12 +251,12 @@ def journal_sql(
                 "NULL::text, NULL::text, NULL::boolean, NULL::timestamptz, "
                 f"c.main_session_id::bigint, tr.name::text, {named}, "
                 f"({staff('c.created_by_id', 'c.created_by_device_id')})::text "
-                f"FROM {ClosingTransfer._meta.db_table} c "
-                f"JOIN {sessions_table} s ON s.id = c.sub_session_id "
+                "FROM "
+                + rows_of(ClosingTransfer, "c", "sub_session_id")
+                + f"JOIN {sessions_table} s ON s.id = c.sub_session_id "
                 + names("s.register_id", "c.created_by_id", "c.created_by_device_id")
                 + f"LEFT JOIN {sessions_table} m ON m.id = c.main_session_id "
-                f"LEFT JOIN {registers_table} tr ON tr.id = m.register_id "
-                + selected("c.sub_session_id"),
+                f"LEFT JOIN {registers_table} tr ON tr.id = m.register_id ",
                 f"c.created_at, c.id + {ORDER_KEY_OFFSETS['closing_transfer']}",
             ),
         ]
