@@ -180,18 +180,19 @@ def journal_sql(
         # Sorted afterwards: only the rows of the selected sessions, found first (OFFSET 0
         # keeps the planner from joining every transfer of the chain to its sessions
         # before it filters them: 1.5 s for one store's month).
-        table = model._meta.db_table
+        table = quote(model._meta.db_table)
         if in_time_order:
             return f"{table} {alias} "
         return (
             f"(SELECT * FROM {table} WHERE {column} IN (SELECT pk FROM selected) OFFSET 0) {alias} "
         )
 
-    sessions_table = TrackingSession._meta.db_table
-    users_table = TrackingSession._meta.get_field("opened_by").related_model._meta.db_table
-    registers_table = Register._meta.db_table
-    locations_table = Location._meta.db_table
-    tokens_table = ApiToken._meta.db_table
+    quote = connection.ops.quote_name  # as Django writes table names
+    sessions_table = quote(TrackingSession._meta.db_table)
+    users_table = quote(TrackingSession._meta.get_field("opened_by").related_model._meta.db_table)
+    registers_table = quote(Register._meta.db_table)
+    locations_table = quote(Location._meta.db_table)
+    tokens_table = quote(ApiToken._meta.db_table)
 
     def names(register: str, user_id: str, device_id: str) -> str:
         # The register, its location (a register never changes location once it has
