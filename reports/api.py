@@ -33,7 +33,7 @@ from cashdrawer.models import Location
 from cashdrawer.money import format_amount
 from cashdrawer.permissions import is_device
 from cashdrawer.selectors import REPORT_ROLES, locations_for
-from reports import exports
+from reports import exports, journal_copy
 from reports.filters import (
     CSVQuerySerializer,
     ReportQuerySerializer,
@@ -461,5 +461,15 @@ class JournalCSVView(CSVReportView):
         "closing transfer of the sessions opened in the range, one row each, in time order. "
         "A closing transfer belongs to the sub session it closes.",
     )
+    @reads_from_replica  # the COPY too reads where the reports read
     def get(self, request: Request) -> StreamingHttpResponse:
-        return super().get(request)
+        if not journal_copy.is_available():
+            return super().get(request)
+        # On PostgreSQL the same bytes come from COPY, at the database's own speed.
+        scope = report_scope(request, self.query_serializer)
+        return exports.file_response(
+            exports.report_filename(self.report, scope.location, scope.first, scope.last),
+            journal_copy.stream_journal(
+                scope.sessions(), exports.DIALECTS[scope.params["dialect"]]
+            ),
+        )

@@ -140,10 +140,12 @@ def csv_response(
     *, filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]], dialect: Dialect
 ) -> StreamingHttpResponse:
     # Read in one transaction held while the file streams (cashdrawer/db_router.py).
-    response = StreamingHttpResponse(
-        stream_csv(header, in_one_transaction(rows), dialect),
-        content_type="text/csv; charset=utf-8",
-    )
+    return file_response(filename, stream_csv(header, in_one_transaction(rows), dialect))
+
+
+def file_response(filename: str, chunks: Iterable[str | bytes]) -> StreamingHttpResponse:
+    """A CSV download of already written chunks (also reports/journal_copy.py's bytes)."""
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pgtrigger
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Length, Round
 from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
@@ -395,6 +395,10 @@ class Adjustment(models.Model):
         ordering = ["created_at", "id"]
         verbose_name = _("float adjustment")
         verbose_name_plural = _("float adjustments")
+        # The cash journal's order on a tie in time (reports/journal_copy.py).
+        indexes = [
+            models.Index(F("created_at"), F("id") + Value(2**60), name="adjustment_time_order_idx")
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="adjustment_amount_positive"),
             models.CheckConstraint(
@@ -468,6 +472,10 @@ class ClosingTransfer(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        # The cash journal's order on a tie in time (reports/journal_copy.py).
+        indexes = [
+            models.Index(F("created_at"), F("id") + Value(2**61), name="transfer_time_order_idx")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(sub_session=F("main_session")), name="transfer_between_two_sessions"
