@@ -312,6 +312,20 @@ def copy_statement(query: str, dialect: exports.Dialect) -> str:
     return f"COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER '{dialect.delimiter}')"
 
 
+def _reads_in_time_order(sessions: QuerySet[TrackingSession]) -> bool:
+    """Whether the journal reads in time order from the indexes instead of sorting.
+
+    In time order the first row leaves at once, but the scan walks the rows of every
+    session there is and keeps the selected ones. That pays only when the selection is
+    most of the data (a year of all stores). Otherwise its first row may be months of
+    other rows away: the last month of all 50 stores of a year took 54 s to its first
+    byte that way, and about 2 s by the sort."""
+    selected = sessions.order_by().count()
+    if selected <= SORT_AT_MOST_SESSIONS:
+        return False
+    return 2 * selected >= TrackingSession.objects.using(sessions.db).count()
+
+
 def stream_journal(
     sessions: QuerySet[TrackingSession], dialect: exports.Dialect, *, using: str | None = None
 ) -> Iterator[bytes]:
@@ -327,7 +341,7 @@ def stream_journal(
     connection = connections[using]
     connection.ensure_connection()  # journal_sql quotes its constants for this connection
     try:
-        in_time_order = sessions.using(using).order_by().count() > SORT_AT_MOST_SESSIONS
+        in_time_order = _reads_in_time_order(sessions.using(using))
         query, params = journal_sql(
             sessions.using(using), dialect, connection=connection, in_time_order=in_time_order
         )
@@ -351,7 +365,11 @@ def stream_journal(
 
 
 def _copy_rows(cursor, statement: str, params: list[object], head: bytes) -> Iterator[bytes]:
-    with cursor.copy(statement, params) as copy:
+    if not params:
+        # psycopg formats a statement only when it has parameters; its "%%" would reach
+        # the server as they are (a selection without a filter, such as every session).
+        statement = statement.replace("%%", "%")
+    with cursor.copy(statement, params or None) as copy:
         # One row per read(), its LF last: the join ends each line with CRLF. The first
         # row goes out at once (the time to the first byte is the query's).
         chunk: list[bytes | memoryview] = [head[:-2]]  # the header, without its CRLF

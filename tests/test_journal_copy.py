@@ -365,3 +365,23 @@ def test_a_response_closed_mid_download_inside_a_transaction(rich, root, client)
     # which keeps the end of the request from closing the test's connection.
     response._iterator.close()
     assert Location.objects.filter(name="Kolkata").exists()
+
+
+def test_only_a_selection_of_most_sessions_is_read_in_time_order(rich, monkeypatch):
+    """In time order the scan walks every session's rows: a small part of a long history
+    (the last month of a year) is sorted instead, as its first row could be months away."""
+    monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", 0)
+    sessions = all_sessions()
+    assert sessions.count() >= 3
+    assert journal_copy._reads_in_time_order(sessions)
+    first = sessions.order_by("opened_at", "pk").first()
+    assert not journal_copy._reads_in_time_order(sessions.filter(pk=first.pk))
+    monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", sessions.count())
+    assert not journal_copy._reads_in_time_order(sessions)
+
+
+def test_a_selection_without_a_filter_streams_too(rich):
+    """Every session, a query without parameters: its text is sent as it is written."""
+    dialect = exports.DIALECTS["excel"]
+    everything = TrackingSession.objects.all()
+    assert copy_path(everything, dialect) == python_path(everything, dialect)
