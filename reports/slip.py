@@ -25,8 +25,7 @@ from django.views.decorators.http import require_GET
 from cashdrawer.actors import Actor, actor
 from cashdrawer.bounds import method_label
 from cashdrawer.models import Membership
-from cashdrawer.selectors import role_at
-from reports.views import _session_for
+from reports.views import _session_and_role
 from sessions_app.models import Adjustment, CountLine, TrackingSession, Transaction
 from sessions_app.selectors import counted_blind, is_blind, totals_by_method
 
@@ -172,7 +171,7 @@ def _unavailable(request: HttpRequest, session: TrackingSession, reason: str) ->
 @login_required
 @require_GET
 def closing_slip_view(request: HttpRequest, pk: int) -> HttpResponse:
-    session = _session_for(request, pk)
+    session, role = _session_and_role(request, pk)
     if session.is_open:
         return _unavailable(
             request,
@@ -181,7 +180,7 @@ def closing_slip_view(request: HttpRequest, pk: int) -> HttpResponse:
         )
     # A closed sub session whose main register counts blind and is still being counted:
     # its figures are the target of that count, hidden from the cashier (rule 7).
-    if role_at(request.user, session.location) == Membership.Role.CASHIER and is_blind(session):
+    if role == Membership.Role.CASHIER and is_blind(session):
         return _unavailable(
             request,
             session,

@@ -62,7 +62,6 @@ from sessions_app.selectors import (
     is_blind,
     method_totals,
     passes_threshold,
-    sessions_with_details,
     with_corrections,
 )
 from sessions_app.services import add_correction
@@ -331,14 +330,6 @@ def _export_links(scope, ordering: str, narrowing) -> dict[str, dict[str, str]]:
 
 
 # --- the session page -----------------------------------------------------------------
-
-
-def _session_for(request: HttpRequest, pk: int) -> TrackingSession:
-    """The session if it is at one of the user's locations, whatever their role there."""
-    sessions = with_corrections(sessions_with_details()).filter(
-        location__in=locations_for(request.user)
-    )
-    return get_object_or_404(sessions, pk=pk)
 
 
 def _session_and_role(request: HttpRequest, pk: int) -> tuple[TrackingSession, str]:
