@@ -287,7 +287,9 @@ def test_in_time_order_nothing_is_sorted(rich):
         "transfer_time_order_idx",
     ):
         assert index in plan
-    assert "hashed SubPlan" in plan
+    # Each branch looks its rows' sessions up among the selected; no hash of them is
+    # built before the first row.
+    assert "Hash" not in plan
 
 
 def test_an_empty_journal_is_its_header(db):
@@ -410,16 +412,18 @@ def test_a_response_closed_mid_download_inside_a_transaction(rich, root, client)
 
 
 def test_only_a_selection_of_most_sessions_is_read_in_time_order(rich, monkeypatch):
-    """In time order the scan walks every session's rows: a small part of a long history
-    (the last month of a year) is sorted instead, as its first row could be months away."""
+    """In time order the scan walks every session's rows of its stretch of time: most of
+    the chain is read from its start, a part of it between the bounds of its rows (the
+    last month of a year: its first row would be months away), a small one is sorted."""
     monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", 0)
     sessions = all_sessions()
     assert sessions.count() >= 3
-    assert journal_copy._reads_in_time_order(sessions)
+    assert journal_copy._read_order(sessions, connection=connection) == (True, None)
     first = sessions.order_by("opened_at", "pk").first()
-    assert not journal_copy._reads_in_time_order(sessions.filter(pk=first.pk))
+    _, bounds = journal_copy._read_order(sessions.filter(pk=first.pk), connection=connection)
+    assert bounds is not None
     monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", sessions.count())
-    assert not journal_copy._reads_in_time_order(sessions)
+    assert journal_copy._read_order(sessions, connection=connection) == (False, None)
 
 
 def test_a_selection_without_a_filter_streams_too(rich):
