@@ -222,6 +222,48 @@ def test_read_in_time_order_the_bytes_are_the_same(rich, monkeypatch, dialect):
     assert copy_path(all_sessions(), exports.DIALECTS[dialect]) == expected
 
 
+def test_read_in_time_order_between_bounds_the_bytes_are_the_same(rich, monkeypatch):
+    """A part of the chain read in time order between the bounds its rows have: a sale of
+    1930 and a late sale of the session before are still in place, in both dialects."""
+    bounds_of = journal_copy._time_bounds
+    monkeypatch.setattr(
+        journal_copy,
+        "_read_order",
+        lambda sessions, *, connection: (True, bounds_of(sessions, connection=connection)),
+    )
+    late = TrackingSession.objects.get(transactions__late=True)
+    selections = [
+        TrackingSession.objects.filter(pk=late.pk),
+        TrackingSession.objects.filter(location=late.location),
+        selectors.sessions_in_range([rich.amsterdam], DAY, DAY),
+        all_sessions(),
+    ]
+    for sessions in selections:
+        assert sessions.exists()
+        for dialect in exports.DIALECTS.values():
+            assert copy_path(sessions, dialect) == python_path(sessions, dialect)
+
+
+def test_the_bounds_hold_every_row_of_the_selected_sessions(rich):
+    """From the data, not from the sessions' times: a row may lie long before its session."""
+    late = TrackingSession.objects.get(transactions__late=True)
+    bounds = journal_copy._time_bounds(
+        TrackingSession.objects.filter(pk=late.pk), connection=connection
+    )
+    for rows, span, field in [
+        (late.transactions.all(), bounds.transactions, "occurred_at"),
+        (late.adjustments.all(), bounds.adjustments, "created_at"),
+    ]:
+        times = list(rows.values_list(field, flat=True))
+        assert span[0] <= min(times) and max(times) <= span[1]
+    assert bounds.transactions[0].year == 1930
+    assert bounds.window_sessions >= 1
+    nothing = journal_copy._time_bounds(
+        TrackingSession.objects.filter(pk=-1), connection=connection
+    )
+    assert nothing.transactions == nothing.transfers == (None, None)
+
+
 def test_in_time_order_nothing_is_sorted(rich):
     """The shape that gives the first byte of a year at once: a Merge Append of index
     scans, the selected sessions a hashed filter, no Sort anywhere."""
@@ -245,7 +287,9 @@ def test_in_time_order_nothing_is_sorted(rich):
         "transfer_time_order_idx",
     ):
         assert index in plan
-    assert "hashed SubPlan" in plan
+    # Each branch looks its rows' sessions up among the selected; no hash of them is
+    # built before the first row.
+    assert "Hash" not in plan
 
 
 def test_an_empty_journal_is_its_header(db):
@@ -368,16 +412,18 @@ def test_a_response_closed_mid_download_inside_a_transaction(rich, root, client)
 
 
 def test_only_a_selection_of_most_sessions_is_read_in_time_order(rich, monkeypatch):
-    """In time order the scan walks every session's rows: a small part of a long history
-    (the last month of a year) is sorted instead, as its first row could be months away."""
+    """In time order the scan walks every session's rows of its stretch of time: most of
+    the chain is read from its start, a part of it between the bounds of its rows (the
+    last month of a year: its first row would be months away), a small one is sorted."""
     monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", 0)
     sessions = all_sessions()
     assert sessions.count() >= 3
-    assert journal_copy._reads_in_time_order(sessions)
+    assert journal_copy._read_order(sessions, connection=connection) == (True, None)
     first = sessions.order_by("opened_at", "pk").first()
-    assert not journal_copy._reads_in_time_order(sessions.filter(pk=first.pk))
+    _, bounds = journal_copy._read_order(sessions.filter(pk=first.pk), connection=connection)
+    assert bounds is not None
     monkeypatch.setattr(journal_copy, "SORT_AT_MOST_SESSIONS", sessions.count())
-    assert not journal_copy._reads_in_time_order(sessions)
+    assert journal_copy._read_order(sessions, connection=connection) == (False, None)
 
 
 def test_a_selection_without_a_filter_streams_too(rich):
