@@ -445,32 +445,40 @@ def stream_journal(
     using = using or reading_from()
     connection = connections[using]
     connection.ensure_connection()  # journal_sql quotes its constants for this connection
-    try:
-        in_time_order, bounds = _read_order(sessions.using(using), connection=connection)
-        query, params = journal_sql(
-            sessions.using(using),
-            dialect,
-            connection=connection,
-            in_time_order=in_time_order,
-            bounds=bounds,
-        )
-    except EmptyResultSet:  # a selection Django knows is empty, such as .none()
-        yield head
-        return
-    statement = copy_statement(query, dialect)
-    with transaction.atomic(using=using), connection.connection.cursor() as cursor:
-        # Planned for a COPY, the query gets the plan of the least total time: for a big
-        # selection that is reading everything and sorting it, seconds before the first
-        # row. Sorting and the joins that lose the order are ruled out instead, so rows
-        # come from the time-ordered indexes as they are read. JIT compiling would only
-        # add a second or so of start-up.
-        for setting in plan_settings(in_time_order):
-            cursor.execute(setting)
-        if connection.queries_logged:
-            # The raw cursor bypasses Django's query log: show the COPY to the debug
-            # tools and the tests that count and place a report's queries.
-            connection.queries_log.append({"sql": statement, "time": "0.000"})
-        yield from _copy_rows(cursor, statement, params, head)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost:
+            # One snapshot for the choice of plan, the bounds and the COPY: a sale
+            # committed in between (a terminal posting to an open session of the range)
+            # is either in all of them or in none, never cut off by bounds read before it.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        try:
+            in_time_order, bounds = _read_order(sessions.using(using), connection=connection)
+            query, params = journal_sql(
+                sessions.using(using),
+                dialect,
+                connection=connection,
+                in_time_order=in_time_order,
+                bounds=bounds,
+            )
+        except EmptyResultSet:  # a selection Django knows is empty, such as .none()
+            yield head
+            return
+        statement = copy_statement(query, dialect)
+        with connection.connection.cursor() as cursor:
+            # Planned for a COPY, the query gets the plan of the least total time: for a
+            # big selection that is reading everything and sorting it, seconds before the
+            # first row. Sorting and the joins that lose the order are ruled out instead,
+            # so rows come from the time-ordered indexes as they are read. JIT compiling
+            # would only add a second or so of start-up.
+            for setting in plan_settings(in_time_order):
+                cursor.execute(setting)
+            if connection.queries_logged:
+                # The raw cursor bypasses Django's query log: show the COPY to the debug
+                # tools and the tests that count and place a report's queries.
+                connection.queries_log.append({"sql": statement, "time": "0.000"})
+            yield from _copy_rows(cursor, statement, params, head)
 
 
 def _copy_rows(cursor, statement: str, params: list[object], head: bytes) -> Iterator[bytes]:

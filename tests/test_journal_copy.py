@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
+import threading
 import zoneinfo
 from decimal import Decimal
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.urls import reverse
 
 from cashdrawer.authentication import issue_device_token
@@ -398,6 +399,44 @@ def test_a_client_that_goes_away_leaves_the_connection_ready(location, manager, 
     assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert not connection.in_atomic_block
     assert Transaction.objects.count() == 20000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sale_committed_while_the_download_starts_is_in_all_of_it_or_none(
+    location, manager, make_register, monkeypatch
+):
+    """The bounds are read before the COPY: a terminal's sale committed in between, one
+    inside the bounds and one after them, must not be half in the file (one snapshot)."""
+    register = make_register(location, name="Open", code="open")
+    opened = dt.datetime(2026, 1, 15, 6, tzinfo=location.tzinfo)
+    services.open_session(register=register, opening_float="0.00", by=manager, at=opened)
+    for minutes in (10, 20, 30):
+        sell(register, "1.00", opened + dt.timedelta(minutes=minutes), by=manager)
+    sessions = TrackingSession.objects.filter(register=register)
+    dialect = exports.DIALECTS["excel"]
+    before = python_path(sessions, dialect)
+    bounds_of = journal_copy._time_bounds
+
+    def bounds_then_two_sales(selection, *, connection):
+        bounds = bounds_of(selection, connection=connection)
+
+        def terminal():
+            try:
+                for minutes in (15, 45):  # inside the bounds, and after them
+                    sell(register, "2.00", opened + dt.timedelta(minutes=minutes), by=manager)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=terminal)
+        thread.start()
+        thread.join()
+        return True, bounds
+
+    monkeypatch.setattr(journal_copy, "_read_order", bounds_then_two_sales)
+    assert copy_path(sessions, dialect) == before
+    monkeypatch.undo()
+    assert Transaction.objects.filter(register=register).count() == 5  # both were kept
+    assert copy_path(sessions, dialect) == python_path(sessions, dialect) != before
 
 
 def test_a_response_closed_mid_download_inside_a_transaction(rich, root, client):
