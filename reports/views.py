@@ -606,11 +606,19 @@ def _actor_html(row: dict) -> str:
 
 def _audit_page(request: HttpRequest, session: TrackingSession) -> Page:
     """A page of the session's audit trail (`?audit_page=`): an entry per sale, so as long
-    as the transactions, and paged like them, the newest first while the session is open."""
-    entries = audit_trail(session)
-    if session.is_open:
-        entries = entries.reverse()
-    return Paginator(entries, TRANSACTIONS_PAGE_SIZE).get_page(request.GET.get("audit_page"))
+    as the transactions, and paged like them, the newest first while the session is open.
+
+    The page asked for is read first, and its count with it: the pager needs no query of
+    its own, except for a page that is not there (it then shows the nearest, as before)."""
+    trail = audit_trail(session, newest_first=session.is_open)
+    wanted = request.GET.get("audit_page")
+    try:
+        number = int(wanted)  # as Paginator.validate_number reads it
+    except (TypeError, ValueError):
+        number = 1
+    if number >= 1:
+        trail.read(offset=(number - 1) * TRANSACTIONS_PAGE_SIZE, limit=TRANSACTIONS_PAGE_SIZE)
+    return Paginator(trail, TRANSACTIONS_PAGE_SIZE).get_page(wanted)
 
 
 def _count_table(counts: list[CountLine], stage: str) -> dict | None:
