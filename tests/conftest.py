@@ -212,3 +212,43 @@ def close_stray_connections(django_db_setup, django_db_blocker):
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
     connection.close()
+
+
+# The longest tests of the suite, longest first (from scripts/test's --durations on a whole
+# run). xdist hands each of its two workers consecutive runs of the collected tests: a long
+# test at the end of a run keeps its worker busy after the other one has finished, and two
+# long tests side by side in the list end up one after the other on the same worker. So each
+# long test goes first in its group of pytest-django's order (database tests, transactional
+# ones, the rest), and the two live schemathesis runs, transactional both and the longest of
+# all, go to the two ends of their group, with the group's other tests between them. A name
+# that no longer matches a test changes nothing but the order.
+LONGEST_FIRST = (
+    "tests/api/test_schema_live.py::test_schemathesis_finds_nothing_as_a_manager",
+    "tests/test_no_input_breaks_a_page.py::test_no_accepted_input_breaks_a_page",
+    "tests/api/test_fuzz.py::test_fuzz_as_a_manager",
+    "tests/test_blind_sealed.py::test_a_cashier_and_a_terminal_see_no_figure_of_a_blind_shifts_cash",
+    "tests/test_query_counts.py::test_no_page_makes_more_queries_with_more_locations_or_rows",
+    "tests/api/test_concurrency_api.py::test_sixteen_terminals_post_2000_sales_with_repeats_exactly_once",
+    "tests/api/test_fuzz.py::test_fuzz_as_a_device",
+    "tests/test_reconciliation.py::test_overviews_reconcile_for_every_range_of_random_histories",
+)
+LONG_LAST = ("tests/api/test_schema_live.py::test_schemathesis_finds_nothing_as_a_device",)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items):
+    """Order the long tests (LONGEST_FIRST, LONG_LAST) before pytest-django sorts the tests
+    into its groups: its sort is stable, so the groups keep their order and this one's holds
+    within each group."""
+    first = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    last = {name: place for place, name in enumerate(LONG_LAST)}
+
+    def place(item) -> tuple[int, int]:
+        if item.nodeid in first:
+            return (0, first[item.nodeid])
+        if item.nodeid in last:
+            return (2, last[item.nodeid])
+        return (1, 0)
+
+    items.sort(key=place)
+    return (yield)
