@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.utils import translation
 
 from cashdrawer.models import Location, Membership, PaymentMethod, Register
@@ -194,6 +195,24 @@ def shipped_denominations(db):
 
     shipped = importlib.import_module("cashdrawer.migrations.0002_denominations")
     shipped.add_denominations(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def no_request_counts_left_over(request, django_db_blocker):
+    """The throttles count requests in caches: the login and bad-token counts in the
+    shared database cache, whose table a transactional test's flush leaves as it is (it is
+    not a model's). A live schemathesis run logs in hundreds of times; the next test on its
+    worker that asks for a token within the minute got 429. Each transactional test's
+    counts are cleared when it ends (the others' are rolled back with their transaction)."""
+    yield
+    caches["default"].clear()
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if transactional:
+        with django_db_blocker.unblock():
+            caches["shared"].clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
