@@ -616,8 +616,11 @@ def _audit_page(request: HttpRequest, session: TrackingSession) -> Page:
         number = int(wanted)  # as Paginator.validate_number reads it
     except (TypeError, ValueError):
         number = 1
-    if number >= 1:
-        trail.read(offset=(number - 1) * TRANSACTIONS_PAGE_SIZE, limit=TRANSACTIONS_PAGE_SIZE)
+    offset = (number - 1) * TRANSACTIONS_PAGE_SIZE
+    # A page far past the end is found by the count, not asked for: PostgreSQL's OFFSET
+    # is a bigint, and `?audit_page=` any number.
+    if number >= 1 and offset < 2**63:
+        trail.read(offset=offset, limit=TRANSACTIONS_PAGE_SIZE)
     return Paginator(trail, TRANSACTIONS_PAGE_SIZE).get_page(wanted)
 
 

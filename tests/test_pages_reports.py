@@ -670,6 +670,12 @@ def test_the_audit_trail_of_a_busy_session_is_paged_like_its_transactions(
     assert 'href="?audit_page=2#audit-trail"' in html
     assert objects(client.get(url, {"audit_page": 3})) == newest_first[200:]
     assert objects(client.get(url, {"audit_page": "x"})) == newest_first[:100]
+    # Out of range, however far (beyond what a database integer holds): the last page,
+    # as Django's Paginator.get_page gives it.
+    for far in (9, 10**20, 0, -(10**20)):
+        response = client.get(url, {"audit_page": far, "tx_page": far})
+        assert response.status_code == 200
+        assert objects(response) == newest_first[200:]
 
 
 def test_the_transaction_page_links_keep_the_other_parameters(busy_open_session, manager):
