@@ -16,18 +16,17 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import EmptyResultSet
-from django.db import connections
+from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, DateField, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
-from cashdrawer.models import Location
+from cashdrawer.models import Location, Register
 from cashdrawer.money import ZERO, minor_units, quantize
 from cashdrawer.scope import Period
 from cashdrawer.templatetags.cashdrawer import date_text, format_money
-from reports.selectors import fetch_all, rows_as_sql
+from reports.selectors import Statement, fetch_around
 from sessions_app.models import TrackingSession
 
 # A bar per day while the bars stay wider than a hairline on a laptop's third of a page;
@@ -229,35 +228,32 @@ _FIGURES_SQL = "SUM(s.total_discrepancy), COUNT(*), COUNT(*) FILTER (WHERE s.tot
 _CHART_COLUMNS = ("location_id", "register_id", "closed_by_id", "opened_at", "total_discrepancy")
 
 
-def _closed_rows(sessions: QuerySet[TrackingSession]) -> tuple[str, str, tuple] | None:
-    """The closed sessions' rows as SQL (PostgreSQL), None on SQLite; EmptyResultSet for a
-    selection Django knows is empty."""
-    return rows_as_sql(_closed(sessions), _CHART_COLUMNS)
+def _closed_rows(sessions: QuerySet[TrackingSession], statement: Statement) -> list[tuple] | None:
+    """The rows of `statement` around the closed sessions' rows (PostgreSQL), None on SQLite."""
+    return fetch_around(_closed(sessions), _CHART_COLUMNS, statement)
 
 
 def _written_by_day(
     sessions: QuerySet[TrackingSession], locations: list[Location]
 ) -> list[dict] | None:
-    try:
-        written = _closed_rows(sessions)
-    except EmptyResultSet:
-        return []
-    if written is None:
+    def statement(connection, rows: str, params: tuple) -> tuple[str, tuple]:
+        whens, when_params = [], []
+        for tz, ids in sorted(_zones(locations).items()):
+            day, day_params = connection.ops.datetime_cast_date_sql("s.opened_at", (), tz)
+            whens.append(f"WHEN s.location_id IN ({', '.join(['%s'] * len(ids))}) THEN {day}")
+            when_params += [*ids, *day_params]
+        sql = (
+            f"SELECT CASE {' '.join(whens)} ELSE NULL END AS day, {_FIGURES_SQL}"
+            f" FROM ({rows}) s GROUP BY 1 ORDER BY 1"
+        )
+        return sql, (*when_params, *params)
+
+    found = _closed_rows(sessions, statement)
+    if found is None:
         return None
-    using, rows, params = written
-    ops = connections[using].ops
-    whens, when_params = [], []
-    for tz, ids in sorted(_zones(locations).items()):
-        day, day_params = ops.datetime_cast_date_sql("s.opened_at", (), tz)
-        whens.append(f"WHEN s.location_id IN ({', '.join(['%s'] * len(ids))}) THEN {day}")
-        when_params += [*ids, *day_params]
-    sql = (
-        f"SELECT CASE {' '.join(whens)} ELSE NULL END AS day, {_FIGURES_SQL}"
-        f" FROM ({rows}) s GROUP BY 1 ORDER BY 1"
-    )
     return [
         {"day": day, "total": total, "closed": closed, "short": short}
-        for day, total, closed, short in fetch_all(using, sql, (*when_params, *params))
+        for day, total, closed, short in found
     ]
 
 
@@ -479,17 +475,18 @@ def _written_ranking(
 ) -> list[dict] | None:
     """A ranking's GROUP BY `columns` (named `keys`) with the figures, written once:
     what `.values(*keys).annotate(**_figures()).order_by(...)` asks, None on SQLite."""
-    try:
-        written = _closed_rows(sessions)
-    except EmptyResultSet:
-        return []
-    if written is None:
-        return None
-    using, rows, params = written
     grouped = ", ".join(str(number) for number in range(1, len(keys) + 1))
-    sql = f"SELECT {columns}, {_FIGURES_SQL} FROM ({rows}) s {joins} GROUP BY {grouped} {order}"
+    found = _closed_rows(
+        sessions,
+        lambda connection, rows, params: (
+            f"SELECT {columns}, {_FIGURES_SQL} FROM ({rows}) s {joins} GROUP BY {grouped} {order}",
+            params,
+        ),
+    )
+    if found is None:
+        return None
     names = (*keys, "total", "closed", "short")
-    return [dict(zip(names, row, strict=True)) for row in fetch_all(using, sql, params)]
+    return [dict(zip(names, row, strict=True)) for row in found]
 
 
 def discrepancy_by_register(sessions: QuerySet[TrackingSession]) -> list[Ranked]:
@@ -497,8 +494,8 @@ def discrepancy_by_register(sessions: QuerySet[TrackingSession]) -> list[Ranked]
     rows = _written_ranking(
         sessions,
         "s.register_id, r.name, l.name",
-        "JOIN cashdrawer_register r ON r.id = s.register_id"
-        " JOIN cashdrawer_location l ON l.id = s.location_id",
+        f"JOIN {Register._meta.db_table} r ON r.id = s.register_id"
+        f" JOIN {Location._meta.db_table} l ON l.id = s.location_id",
         "ORDER BY 4, 2, 1",
         ("register_id", "register__name", "location__name"),
     )
@@ -529,7 +526,7 @@ def discrepancy_by_closer(sessions: QuerySet[TrackingSession]) -> list[Ranked]:
     rows = _written_ranking(
         sessions,
         "s.closed_by_id, u.first_name, u.last_name, u.username",
-        "LEFT JOIN auth_user u ON u.id = s.closed_by_id",
+        f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = s.closed_by_id",
         "ORDER BY 5, 4, 1",
         keys,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, Exists, F, OrderBy, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
@@ -37,13 +38,26 @@ def _money_sum(column: str, filter: Q | None = None) -> Coalesce:
     return Coalesce(Sum(column, filter=filter), ZERO)
 
 
-_ZERO_FIGURES = {
+# What every figure of the overviews is over no session at all: a count 0, a sum of money
+# 0.00 (what the ORM's aggregates and the SQL below answer for an empty selection).
+_ZEROS = {
+    "sessions": 0,
+    "not_counted_sessions": 0,
     "start_reported": ZERO,
     "start_counted": ZERO,
     "start_discrepancy": ZERO,
+    "first_openings": 0,
+    "first_openings_float": ZERO,
     "end_expected": ZERO,
     "end_counted": ZERO,
     "end_discrepancy": ZERO,
+    "not_counted_expected": ZERO,
+    "corrections": 0,
+    "corrections_total": ZERO,
+    "gross": ZERO,
+    "refunds": ZERO,
+    "payments_count": 0,
+    "refunds_count": 0,
 }
 
 
@@ -230,35 +244,58 @@ def rows_as_sql(
     return using, sql, tuple(params)
 
 
-def _written_once(sessions: QuerySet[TrackingSession]) -> tuple[str, str, tuple] | None:
-    return rows_as_sql(sessions, _SUMMED_COLUMNS)
-
-
 def fetch_all(using: str, sql: str, params: tuple) -> list[tuple]:
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _written_overviews(
-    sessions: QuerySet[TrackingSession], figures: tuple[tuple[str, str], ...]
-) -> dict | None:
-    """The figures of `figures` and the corrections over `sessions`, in one statement."""
+Statement = Callable[[BaseDatabaseWrapper, str, tuple], tuple[str, tuple]]
+
+
+def fetch_around(
+    sessions: QuerySet[TrackingSession], columns: Iterable[str], statement: Statement
+) -> list[tuple] | None:
+    """The rows of a statement written once around the SELECT of `columns` of `sessions`
+    (rows_as_sql): `statement(connection, rows, params)` gives its SQL and parameters.
+    [] for a selection Django knows is empty without asking (no location); None where the
+    ORM's own aggregates are used (SQLite)."""
     try:
-        written = _written_once(sessions)
-    except EmptyResultSet:  # what the ORM answers: a count 0, a sum of money 0.00
-        zeros = figures + _CORRECTIONS_SQL
-        return {name: ZERO if sql.endswith("0.00)") else 0 for name, sql in zeros}
+        written = rows_as_sql(sessions, columns)
+    except EmptyResultSet:
+        return []
     if written is None:
         return None
     using, rows, params = written
-    sql = (
-        f"SELECT f.*, c.* FROM (SELECT {_select(figures)} FROM ({rows}) s) f"
-        f" CROSS JOIN (SELECT {_select(_CORRECTIONS_SQL)} FROM sessions_app_correction c"
-        f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s)) c"
-    )
-    (row,) = fetch_all(using, sql, params + params)
-    names = [name for name, _ in figures] + [name for name, _ in _CORRECTIONS_SQL]
+    sql, params = statement(connections[using], rows, params)
+    return fetch_all(using, sql, params)
+
+
+def _written_overviews(
+    sessions: QuerySet[TrackingSession],
+    figures: tuple[tuple[str, str], ...],
+    *,
+    corrections: bool = True,
+) -> dict | None:
+    """The sums `figures` over `sessions` and (with `corrections`) the corrections made to
+    them, in one statement; None on SQLite."""
+
+    def statement(connection, rows: str, params: tuple) -> tuple[str, tuple]:
+        sums = f"SELECT {_select(figures)} FROM ({rows}) s"
+        if not corrections:
+            return sums, params
+        sql = (
+            f"SELECT f.*, c.* FROM ({sums}) f"
+            f" CROSS JOIN (SELECT {_select(_CORRECTIONS_SQL)} FROM {Correction._meta.db_table} c"
+            f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s)) c"
+        )
+        return sql, params + params
+
+    names = [name for name, _ in figures + (_CORRECTIONS_SQL if corrections else ())]
+    found = fetch_around(sessions, _SUMMED_COLUMNS, statement)
+    if found is None:
+        return None
+    (row,) = found or [tuple(_ZEROS[name] for name in names)]
     return dict(zip(names, row, strict=True))
 
 
@@ -297,17 +334,10 @@ def _payments_aggregates() -> dict[str, Any]:
 
 
 def cash_payments_overview(sessions: QuerySet[TrackingSession]) -> CashPaymentsOverview:
-    try:
-        written = _written_once(sessions)
-    except EmptyResultSet:
-        return CashPaymentsOverview(**_ZERO_PAYMENTS)
-    if written is not None:
-        using, rows, params = written
-        (row,) = fetch_all(using, f"SELECT {_select(_PAYMENTS_SQL)} FROM ({rows}) s", params)
-        names = [name for name, _ in _PAYMENTS_SQL]
-        return CashPaymentsOverview(**_exact(dict(zip(names, row, strict=True))))
-    figures = _exact(sessions.order_by().aggregate(**_payments_aggregates()))
-    return CashPaymentsOverview(**figures)
+    figures = _written_overviews(sessions, _PAYMENTS_SQL, corrections=False)
+    if figures is None:
+        figures = sessions.order_by().aggregate(**_payments_aggregates())
+    return CashPaymentsOverview(**_exact(figures))
 
 
 _DISCREPANCY_FIELDS = frozenset(DiscrepancyOverview.__dataclass_fields__)
@@ -350,7 +380,7 @@ def summed(
             for name in type(part).__dataclass_fields__:
                 totals[name] = totals.get(name, 0) + getattr(part, name)
     if not totals:
-        return _split({**_ZERO_FIGURES, **_ZERO_PAYMENTS, **_ZERO_COUNTS})
+        return _split(_ZEROS)
     return _split(totals)
 
 
@@ -430,10 +460,6 @@ def corrections_of(sessions: QuerySet[TrackingSession]) -> QuerySet[Correction]:
 # --- per location, for "all locations" views and their CSV files ------------------------
 
 
-_ZERO_PAYMENTS = {"gross": ZERO, "refunds": ZERO, "payments_count": 0, "refunds_count": 0}
-_ZERO_COUNTS = {"sessions": 0, "not_counted_sessions": 0, "first_openings": 0}
-
-
 def overviews_by_location(
     locations: Iterable[Location],
     first: dt.date,
@@ -442,10 +468,10 @@ def overviews_by_location(
     sessions: QuerySet[TrackingSession] | None = None,
     corrections: bool = True,
 ) -> Iterator[tuple[Location, DiscrepancyOverview, CashPaymentsOverview]]:
-    """Both overviews per location, each exactly the one its own page shows, in two
-    queries grouped by location (one without `corrections`), however many locations
-    there are. `sessions`, a narrowed sessions_in_range of the same locations and days,
-    takes the place of all of them (the page's and the API's filters).
+    """Both overviews per location, each exactly the one its own page shows, in one query
+    grouped by location on PostgreSQL (two elsewhere, one without `corrections`), however
+    many locations there are. `sessions`, a narrowed sessions_in_range of the same
+    locations and days, takes the place of all of them (the page's and the API's filters).
 
     A sum over locations is not offered here: they may keep different currencies.
     """
@@ -453,80 +479,68 @@ def overviews_by_location(
     if sessions is None:
         sessions = sessions_in_range(locations, first, last)
     sessions = sessions.order_by()
-    try:
-        written = _written_by_location(sessions, corrections=corrections)
-    except EmptyResultSet:
-        written = {}, {}
-    if written is not None:
-        figures, corrected = written
-    else:
-        figures, corrected = _aggregated_by_location(sessions, corrections=corrections)
+    rows = _written_by_location(sessions, corrections=corrections)
+    if rows is None:
+        rows = _aggregated_by_location(sessions, corrections=corrections)
     for location in locations:
-        row = {
-            **_ZERO_FIGURES,
-            **_ZERO_PAYMENTS,
-            **_ZERO_COUNTS,
-            **figures.get(location.pk, {}),
-            **corrected.get(location.pk, {}),
-        }
-        yield location, *_split(row)
+        yield location, *_split({**_ZEROS, **rows.get(location.pk, {})})
 
 
 def _written_by_location(
     sessions: QuerySet[TrackingSession], *, corrections: bool
-) -> tuple[dict, dict] | None:
-    """overviews_by_location's two grouped queries, written once (PostgreSQL)."""
-    written = _written_once(sessions)
-    if written is None:
-        return None
-    using, rows, params = written
-    figures_sql = _DISCREPANCY_SQL + _PAYMENTS_SQL
-    names = [name for name, _ in figures_sql]
-    figures = {
-        location_id: dict(zip(names, values, strict=True))
-        for location_id, *values in fetch_all(
-            using,
-            f"SELECT s.location_id, {_select(figures_sql)} FROM ({rows}) s GROUP BY 1",
-            params,
+) -> dict[int, dict] | None:
+    """overviews_by_location's figures per location in one statement written once
+    (PostgreSQL): the sessions' sums grouped by location, beside the corrections' grouped
+    the same way. A location without a session in the selection has no row."""
+    figures = _DISCREPANCY_SQL + _PAYMENTS_SQL
+    names = [name for name, _ in figures + (_CORRECTIONS_SQL if corrections else ())]
+
+    def statement(connection, rows: str, params: tuple) -> tuple[str, tuple]:
+        sums = f"SELECT s.location_id, {_select(figures)} FROM ({rows}) s GROUP BY 1"
+        if not corrections:
+            return sums, params
+        named = ", ".join(f"{sql} AS {name}" for name, sql in _CORRECTIONS_SQL)
+        sql = (
+            f"SELECT f.*, {', '.join(f'c.{name}' for name, _ in _CORRECTIONS_SQL)}"
+            f" FROM ({sums}) f LEFT JOIN (SELECT s.location_id, {named}"
+            f" FROM {Correction._meta.db_table} c"
+            f" JOIN {TrackingSession._meta.db_table} s ON s.id = c.session_id"
+            f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s) GROUP BY 1) c"
+            " ON c.location_id = f.location_id"
         )
-    }
-    corrected = {}
-    if corrections:
-        names = [name for name, _ in _CORRECTIONS_SQL]
-        corrected = {
-            location_id: dict(zip(names, values, strict=True))
-            for location_id, *values in fetch_all(
-                using,
-                f"SELECT s.location_id, {_select(_CORRECTIONS_SQL)}"
-                " FROM sessions_app_correction c"
-                " JOIN sessions_app_trackingsession s ON s.id = c.session_id"
-                f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s) GROUP BY 1",
-                params,
-            )
+        return sql, params + params
+
+    found = fetch_around(sessions, _SUMMED_COLUMNS, statement)
+    if found is None:
+        return None
+    return {
+        location_id: {
+            name: value for name, value in zip(names, values, strict=True) if value is not None
         }
-    return figures, corrected
+        for location_id, *values in found
+    }
 
 
 def _aggregated_by_location(
     sessions: QuerySet[TrackingSession], *, corrections: bool
-) -> tuple[dict, dict]:
-    """overviews_by_location's two grouped queries built by the ORM (SQLite)."""
-    figures = {
+) -> dict[int, dict]:
+    """overviews_by_location's figures per location built by the ORM (SQLite), in two
+    queries grouped by location."""
+    rows = {
         row.pop("location_id"): row
         for row in sessions.values("location_id").annotate(
             **_discrepancy_aggregates(), **_payments_aggregates()
         )
     }
-    corrected = {}
     if corrections:
-        corrected = {
-            row.pop("session__location_id"): row
-            for row in Correction.objects.filter(session__in=sessions.values("pk"))
+        for row in (
+            Correction.objects.filter(session__in=sessions.values("pk"))
             .order_by()
             .values("session__location_id")
             .annotate(**_correction_aggregates())
-        }
-    return figures, corrected
+        ):
+            rows.setdefault(row.pop("session__location_id"), {}).update(row)
+    return rows
 
 
 def discrepancy_by_location(
@@ -536,7 +550,7 @@ def discrepancy_by_location(
     *,
     sessions: QuerySet[TrackingSession] | None = None,
 ) -> Iterator[tuple[Location, DiscrepancyOverview]]:
-    """One discrepancy overview per location, in two queries (overviews_by_location)."""
+    """One discrepancy overview per location, in one query (overviews_by_location)."""
     for location, discrepancy, _ in overviews_by_location(
         locations, first, last, sessions=sessions
     ):

@@ -22,9 +22,9 @@ WEEK = Period("custom", DAY - dt.timedelta(days=3), DAY + dt.timedelta(days=3))
 
 
 def _orm(monkeypatch) -> None:
-    """What SQLite runs: no statement written once."""
+    """What SQLite runs: no statement written once (the charts' too go through
+    selectors.fetch_around)."""
     monkeypatch.setattr(selectors, "rows_as_sql", lambda sessions, columns: None)
-    monkeypatch.setattr(charts, "rows_as_sql", lambda sessions, columns: None)
 
 
 def _selections(chain) -> dict[str, object]:
