@@ -127,8 +127,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     ordering = request.GET.get("ordering", DEFAULT_ORDERING)
     if ordering not in selectors.SESSION_ORDERINGS:
         ordering = DEFAULT_ORDERING
-    # All locations: a row each, in two queries grouped by location, and the page's
-    # totals added up from them (the same figures; two queries fewer).
+    # All locations: a row each, in one query grouped by location (two on SQLite), and the
+    # page's totals added up from them (the same figures, without a query of their own).
     if scope.location is None:
         location_rows = [
             LocationRow(location, discrepancy, payments)
