@@ -172,6 +172,9 @@ class SessionRefreshMiddleware:
     and turns the 503 page into an error. Here a failed answer (5xx) leaves the session
     alone. Placed right after SessionMiddleware, whose response step runs after this one.
 
+    The session is written only when its stored end would move by more than a minute
+    (cashdrawer.session_store): most pages read it and write nothing.
+
     A request a page makes by itself (the Now page's refresh every 30 seconds) says so
     with the header `X-Auto-Refresh: 1` and is not activity: otherwise a Now page left
     open on a shared PC would keep its login alive for ever.
@@ -189,6 +192,7 @@ class SessionRefreshMiddleware:
             and response.status_code < 500
             and not session.is_empty()
             and not is_auto_refresh(request)
+            and session.needs_refresh()
         ):
             session.modified = True
         return response

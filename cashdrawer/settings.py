@@ -468,7 +468,9 @@ SECURE_CSP = {
 # The session cookie: gone when the browser closes (a shared store PC) and after
 # SESSION_IDLE_HOURS without a request; each request moves the end along
 # (cashdrawer.outage.SessionRefreshMiddleware: like SESSION_SAVE_EVERY_REQUEST, but not
-# on an answer that failed, which may be a database outage).
+# on an answer that failed, which may be a database outage, and only when the end moves by
+# more than a minute, which the session store below knows).
+SESSION_ENGINE = "cashdrawer.session_store"
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_HOURS", 12) * 60 * 60
 if not 1 <= SESSION_COOKIE_AGE // 3600 <= 24 * 90:

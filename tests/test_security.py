@@ -19,8 +19,10 @@ from django.conf import settings
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.contrib.sessions.models import Session
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import F
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -407,6 +409,28 @@ def test_the_session_ends_with_the_browser_and_after_twelve_idle_hours(client, m
         expire_date=timezone.now() - dt.timedelta(seconds=1)
     )
     assert client.get("/registers/").status_code == 302
+
+
+def test_a_page_writes_the_session_only_when_its_end_moves_by_more_than_a_minute(client, manager):
+    """Reading pages does not write the session row each time (a transaction and a WAL
+    flush per page): only when the stored end lags more than a minute behind."""
+    assert _post_login(client, "/login/", "maria", PASSWORD).status_code == 302
+    key = client.session.session_key
+    at_login = Session.objects.get(session_key=key).expire_date
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/registers/")
+    assert response.status_code == 200
+    assert not [q for q in queries.captured_queries if "django_session" in q["sql"]
+                and not q["sql"].startswith("SELECT")]  # fmt: skip
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert Session.objects.get(session_key=key).expire_date == at_login
+
+    # Two minutes of idling later, the next page moves the end along again.
+    Session.objects.filter(session_key=key).update(expire_date=at_login - dt.timedelta(minutes=2))
+    response = client.get("/registers/")
+    assert settings.SESSION_COOKIE_NAME in response.cookies
+    assert Session.objects.get(session_key=key).expire_date > at_login - dt.timedelta(seconds=5)
 
 
 # --- check --deploy ------------------------------------------------------------------------------
