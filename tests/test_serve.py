@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -84,6 +85,22 @@ def test_serve_starts_with_debug_explicitly_off():
     result = _run_serve(DEBUG="0", DATABASE_URL="postgres://nobody@%2Fnonexistent/none")
     assert result.returncode != 0
     assert "serve:" not in result.stderr
+
+
+def test_a_worker_imports_every_view_before_its_first_request():
+    """The WSGI module gunicorn loads in each worker imports the URLconf (and the views)
+    itself: left to Django's first request, that made each fresh worker's first answer
+    about 320 ms slower."""
+    program = (
+        "import sys, cashdrawer.wsgi;"
+        " print(all(m in sys.modules for m in"
+        " ('cashdrawer.urls', 'reports.views', 'sessions_app.api', 'reports.journal_copy')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
 
 
 @pytest.mark.django_db(transaction=True)
