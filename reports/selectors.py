@@ -230,6 +230,12 @@ def _select(figures: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(sql for _, sql in figures)
 
 
+def _corrections_of(rows: str) -> str:
+    """FROM the corrections made to the sessions of `rows` (rows_as_sql), each beside its
+    session's row as `s`."""
+    return f"FROM {Correction._meta.db_table} c JOIN ({rows}) s ON s.id = c.session_id"
+
+
 def rows_as_sql(
     sessions: QuerySet[TrackingSession], columns: Iterable[str]
 ) -> tuple[str, str, tuple] | None:
@@ -286,8 +292,7 @@ def _written_overviews(
             return sums, params
         sql = (
             f"SELECT f.*, c.* FROM ({sums}) f"
-            f" CROSS JOIN (SELECT {_select(_CORRECTIONS_SQL)} FROM {Correction._meta.db_table} c"
-            f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s)) c"
+            f" CROSS JOIN (SELECT {_select(_CORRECTIONS_SQL)} {_corrections_of(rows)}) c"
         )
         return sql, params + params
 
@@ -503,10 +508,7 @@ def _written_by_location(
         sql = (
             f"SELECT f.*, {', '.join(f'c.{name}' for name, _ in _CORRECTIONS_SQL)}"
             f" FROM ({sums}) f LEFT JOIN (SELECT s.location_id, {named}"
-            f" FROM {Correction._meta.db_table} c"
-            f" JOIN {TrackingSession._meta.db_table} s ON s.id = c.session_id"
-            f" WHERE c.session_id IN (SELECT s.id FROM ({rows}) s) GROUP BY 1) c"
-            " ON c.location_id = f.location_id"
+            f" {_corrections_of(rows)} GROUP BY 1) c ON c.location_id = f.location_id"
         )
         return sql, params + params
 
