@@ -14,7 +14,8 @@ from cashdrawer.models import Denomination, Register
 from cashdrawer.money import CURRENCY_CHOICES
 
 # The largest primary key PostgreSQL's bigint holds: a bigger id in a query string or a
-# body is a 400, never an overflow in the database. Every API module uses this one.
+# body is a 400, never an overflow in the database. Every API module uses this one, and
+# the session page's pager for its OFFSET.
 MAX_ID = 2**63 - 1
 
 

@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cashdrawer.actors import actor
 from cashdrawer.bounds import method_label
 from cashdrawer.db_router import reads_from_replica
+from cashdrawer.filters import MAX_ID
 from cashdrawer.models import ApiToken, Location, Membership, Register
 from cashdrawer.scope import RANGES, scope_from_request
 from cashdrawer.selectors import (
@@ -619,7 +620,7 @@ def _audit_page(request: HttpRequest, session: TrackingSession) -> Page:
     offset = (number - 1) * TRANSACTIONS_PAGE_SIZE
     # A page far past the end is found by the count, not asked for: PostgreSQL's OFFSET
     # is a bigint, and `?audit_page=` any number.
-    if number >= 1 and offset < 2**63:
+    if number >= 1 and offset <= MAX_ID:
         trail.read(offset=offset, limit=TRANSACTIONS_PAGE_SIZE)
     return Paginator(trail, TRANSACTIONS_PAGE_SIZE).get_page(wanted)
 
